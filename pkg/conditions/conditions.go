@@ -1,0 +1,36 @@
+// Package conditions holds the small helpers every kind uses to build its
+// metav1.Condition list: stamping observedGeneration and transition times.
+package conditions
+
+import (
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Set records c in conds. The transition time only moves when the status
+// changes, so re-computing an unchanged status yields an identical list.
+func Set(conds *[]metav1.Condition, c metav1.Condition, generation int64, now metav1.Time) {
+	c.ObservedGeneration = generation
+	c.LastTransitionTime = now
+	meta.SetStatusCondition(conds, c)
+}
+
+// True builds a condition with status True.
+func True(typ, reason, message string) metav1.Condition {
+	return metav1.Condition{Type: typ, Status: metav1.ConditionTrue, Reason: reason, Message: message}
+}
+
+// False builds a condition with status False.
+func False(typ, reason, message string) metav1.Condition {
+	return metav1.Condition{Type: typ, Status: metav1.ConditionFalse, Reason: reason, Message: message}
+}
+
+// Unknown builds a condition with status Unknown.
+func Unknown(typ, reason, message string) metav1.Condition {
+	return metav1.Condition{Type: typ, Status: metav1.ConditionUnknown, Reason: reason, Message: message}
+}
+
+// IsTrue reports whether the condition of type typ is True.
+func IsTrue(conds []metav1.Condition, typ string) bool {
+	return meta.IsStatusConditionTrue(conds, typ)
+}

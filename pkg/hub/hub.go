@@ -1,0 +1,141 @@
+// Package hub assembles the fleethub manager: the multicluster manager on the
+// hub cluster, the kubeconfig provider that engages members, and one
+// controller per kind. cmd/manager and the integration tests share it, so the
+// tests run exactly what ships.
+package hub
+
+import (
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/cluster"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	mcmanager "sigs.k8s.io/multicluster-runtime/pkg/manager"
+	mcreconcile "sigs.k8s.io/multicluster-runtime/pkg/reconcile"
+
+	"github.com/fleethub/fleethub/api/v1alpha1"
+	"github.com/fleethub/fleethub/pkg/config"
+	"github.com/fleethub/fleethub/pkg/controller/webapp"
+	"github.com/fleethub/fleethub/providers/kubeconfig"
+)
+
+// Hub permissions of the manager itself (deploy/rbac): its leader Lease.
+// +kubebuilder:rbac:groups=coordination.k8s.io,namespace=fleethub-system,resources=leases,verbs=get;list;watch;create;update;patch;delete
+
+// Options are hooks for embedding the hub (tests, benchmarks).
+type Options struct {
+	// MemberRESTConfig adjusts each member's rest.Config after the hub's own
+	// settings (for example to count requests at the transport).
+	MemberRESTConfig func(name string, cfg *rest.Config)
+	// SkipControllerNameValidation allows several managers in one process.
+	SkipControllerNameValidation bool
+}
+
+// Scheme knows the built-in kinds fleethub touches and the fleethub API.
+func Scheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	if err := v1alpha1.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// ManagedSelector selects the children fleethub manages in members.
+func ManagedSelector() labels.Selector {
+	return labels.SelectorFromSet(labels.Set{v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue})
+}
+
+// MemberCacheOptions keep a member's cache to what fleethub manages: its own
+// CRs, and children carrying the managed-by label. A member with thousands of
+// unrelated Deployments or Secrets costs the hub nothing.
+func MemberCacheOptions() cache.Options {
+	managed := cache.ByObject{Label: ManagedSelector()}
+	return cache.Options{
+		ByObject: map[client.Object]cache.ByObject{
+			&appsv1.Deployment{}:            managed,
+			&corev1.Service{}:               managed,
+			&corev1.PersistentVolumeClaim{}: managed,
+			&corev1.Secret{}:                managed,
+			&corev1.ConfigMap{}:             managed,
+		},
+	}
+}
+
+// New builds the hub manager from cfg against the hub cluster at hubCfg.
+func New(hubCfg *rest.Config, cfg config.Config, opts Options) (mcmanager.Manager, *kubeconfig.Provider, error) {
+	scheme := Scheme()
+	provider := kubeconfig.New(kubeconfig.Options{
+		Namespace:     cfg.HubNamespace,
+		EngageTimeout: cfg.MemberEngageTimeout,
+		ClusterOptions: []cluster.Option{func(o *cluster.Options) {
+			o.Scheme = scheme
+			o.Cache = MemberCacheOptions()
+		}},
+		RESTConfig: func(name string, rc *rest.Config) {
+			rc.QPS = float32(cfg.MemberQPS)
+			rc.Burst = cfg.MemberBurst
+			rc.UserAgent = "fleethub/" + name
+			if opts.MemberRESTConfig != nil {
+				opts.MemberRESTConfig(name, rc)
+			}
+		},
+	})
+
+	renew := 10 * time.Second
+	lease := 15 * time.Second
+	retry := 2 * time.Second
+	mgr, err := mcmanager.New(hubCfg, provider, manager.Options{
+		Scheme: scheme,
+		// The hub reads only its own namespace: member Secrets and DNS credentials.
+		Cache: cache.Options{
+			DefaultNamespaces: map[string]cache.Config{cfg.HubNamespace: {}},
+		},
+		Metrics:                       metricsserver.Options{BindAddress: cfg.MetricsAddr},
+		HealthProbeBindAddress:        cfg.ProbeAddr,
+		LeaderElection:                cfg.LeaderElect,
+		LeaderElectionID:              cfg.LeaderElectionID,
+		LeaderElectionNamespace:       cfg.HubNamespace,
+		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 &lease,
+		RenewDeadline:                 &renew,
+		RetryPeriod:                   &retry,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating manager: %w", err)
+	}
+	if err := provider.SetupWithManager(mgr); err != nil {
+		return nil, nil, fmt.Errorf("setting up the kubeconfig provider: %w", err)
+	}
+
+	ctrlOpts := controller.TypedOptions[mcreconcile.Request]{
+		MaxConcurrentReconciles: cfg.MaxConcurrentReconciles,
+		SkipNameValidation:      &opts.SkipControllerNameValidation,
+	}
+	if err := (&webapp.Reconciler{Manager: mgr, ResyncInterval: cfg.ResyncInterval}).SetupWithManager(mgr, ctrlOpts); err != nil {
+		return nil, nil, fmt.Errorf("setting up the WebApp controller: %w", err)
+	}
+
+	if cfg.ProbeAddr != "0" {
+		if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+			return nil, nil, err
+		}
+		if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
+			return nil, nil, err
+		}
+	}
+	return mgr, provider, nil
+}
