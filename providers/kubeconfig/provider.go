@@ -311,15 +311,22 @@ func (p *Provider) engage(ctx context.Context, name string, m *member, cfg *rest
 	if !m.cluster.GetCache().WaitForCacheSync(actx) {
 		return fmt.Errorf("member cache did not sync within %s", p.opts.EngageTimeout)
 	}
+	// Visible to Get before controllers start watching: their first
+	// reconciles look the cluster up, and a miss would drop the request.
+	p.setEngaged(name, m, true)
 	if err := p.aware.Engage(ctx, multicluster.ClusterName(name), m.cluster); err != nil {
+		p.setEngaged(name, m, false)
 		return fmt.Errorf("engaging controllers: %w", err)
 	}
-	p.mu.Lock()
-	if p.members[name] == m {
-		m.engaged = true
-	}
-	p.mu.Unlock()
 	return nil
+}
+
+func (p *Provider) setEngaged(name string, m *member, engaged bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.members[name] == m {
+		m.engaged = engaged
+	}
 }
 
 // remove disengages a member: its context ends, which stops its cache and
