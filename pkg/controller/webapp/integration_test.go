@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,43 +25,48 @@ import (
 )
 
 var (
-	fleet *fleettest.Fleet
-	mgr   *fleettest.Manager
+	fleet     *fleettest.Fleet
+	mgr       *fleettest.Manager
+	setupOnce sync.Once
+	setupErr  error
 )
 
 const wait = 30 * time.Second
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
+	code := m.Run()
+	if mgr != nil {
+		_ = mgr.Stop()
+	}
+	if fleet != nil {
+		fleet.Stop()
+	}
+	os.Exit(code)
 }
 
-func run(m *testing.M) int {
-	fleettest.SetupLogging()
-	var err error
-	fleet, err = fleettest.Start("alpha", "beta")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "starting the test fleet:", err)
-		return 1
-	}
-	defer fleet.Stop()
-	ctx := context.Background()
-	for _, name := range []string{"alpha", "beta"} {
-		if err := fleet.Register(ctx, name); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
+// setup starts the fleet (hub + members alpha and beta) and the manager once,
+// on the first integration test, so unit tests in this package need no binaries.
+func setup(t *testing.T) {
+	t.Helper()
+	setupOnce.Do(func() {
+		fleettest.SetupLogging()
+		ctx := context.Background()
+		if fleet, setupErr = fleettest.Start("alpha", "beta"); setupErr != nil {
+			return
 		}
+		for _, name := range []string{"alpha", "beta"} {
+			if setupErr = fleet.Register(ctx, name); setupErr != nil {
+				return
+			}
+		}
+		if mgr, setupErr = fleet.StartManager(fleettest.TestConfig()); setupErr != nil {
+			return
+		}
+		setupErr = mgr.WaitEngaged(ctx, "alpha", "beta")
+	})
+	if setupErr != nil {
+		t.Fatalf("starting the test fleet: %v", setupErr)
 	}
-	mgr, err = fleet.StartManager(fleettest.TestConfig())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "starting the manager:", err)
-		return 1
-	}
-	defer func() { _ = mgr.Stop() }()
-	if err := mgr.WaitEngaged(ctx, "alpha", "beta"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return m.Run()
 }
 
 // namespace creates a fresh namespace in each named member.
@@ -137,6 +143,7 @@ func setAvailable(t *testing.T, member string, dep *appsv1.Deployment, available
 }
 
 func TestWebAppChildrenInOwnMemberOnly(t *testing.T) {
+	setup(t)
 	ctx := context.Background()
 	ns := namespace(t, "alpha", "beta")
 	a := fleet.Members["alpha"].Client
@@ -193,6 +200,7 @@ func TestWebAppChildrenInOwnMemberOnly(t *testing.T) {
 }
 
 func TestWebAppDriftAndSpecChanges(t *testing.T) {
+	setup(t)
 	ctx := context.Background()
 	ns := namespace(t, "alpha")
 	c := fleet.Members["alpha"].Client
@@ -273,6 +281,7 @@ func TestWebAppDriftAndSpecChanges(t *testing.T) {
 }
 
 func TestWebAppStatusFollowsDeployment(t *testing.T) {
+	setup(t)
 	ctx := context.Background()
 	ns := namespace(t, "beta")
 	c := fleet.Members["beta"].Client
@@ -321,6 +330,7 @@ func TestWebAppStatusFollowsDeployment(t *testing.T) {
 }
 
 func TestWebAppDeletion(t *testing.T) {
+	setup(t)
 	ctx := context.Background()
 	ns := namespace(t, "alpha")
 	c := fleet.Members["alpha"].Client
@@ -349,6 +359,7 @@ func TestWebAppDeletion(t *testing.T) {
 }
 
 func TestWebAppSteadyStateWritesNothing(t *testing.T) {
+	setup(t)
 	ctx := context.Background()
 	ns := namespace(t, "alpha", "beta")
 	for _, m := range []string{"alpha", "beta"} {
@@ -394,6 +405,7 @@ func TestWebAppSteadyStateWritesNothing(t *testing.T) {
 }
 
 func TestMemberLifecycle(t *testing.T) {
+	setup(t)
 	ctx := context.Background()
 	ns := namespace(t, "beta")
 	c := fleet.Members["beta"].Client
@@ -459,6 +471,7 @@ func warningFor(ctx context.Context, secret string) error {
 }
 
 func TestWebAppSchemaRejectsBadSpecs(t *testing.T) {
+	setup(t)
 	ctx := context.Background()
 	ns := namespace(t, "alpha")
 	c := fleet.Members["alpha"].Client

@@ -1,0 +1,70 @@
+package config
+
+import (
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		check   func(t *testing.T, c Config)
+		wantErr string
+	}{
+		{name: "defaults", check: func(t *testing.T, c Config) {
+			if c.HubNamespace != "fleethub-system" || !c.LeaderElect || c.ResyncInterval != 10*time.Minute || c.LogFormat != "json" || c.MetricsAddr != ":8080" {
+				t.Errorf("defaults = %+v", c)
+			}
+		}},
+		{name: "pod namespace is the default hub namespace", env: map[string]string{"POD_NAMESPACE": "hub"}, check: func(t *testing.T, c Config) {
+			if c.HubNamespace != "hub" {
+				t.Errorf("hub namespace = %q", c.HubNamespace)
+			}
+		}},
+		{name: "env sets values", env: map[string]string{"FLEETHUB_RESYNC_INTERVAL": "30s", "FLEETHUB_LEADER_ELECT": "false", "FLEETHUB_HUB_NAMESPACE": "x"}, check: func(t *testing.T, c Config) {
+			if c.ResyncInterval != 30*time.Second || c.LeaderElect || c.HubNamespace != "x" {
+				t.Errorf("env not applied: %+v", c)
+			}
+		}},
+		{name: "flag beats env", args: []string{"--resync-interval=1m"}, env: map[string]string{"FLEETHUB_RESYNC_INTERVAL": "30s"}, check: func(t *testing.T, c Config) {
+			if c.ResyncInterval != time.Minute {
+				t.Errorf("resync = %s", c.ResyncInterval)
+			}
+		}},
+		{name: "bad env value names the variable", env: map[string]string{"FLEETHUB_RESYNC_INTERVAL": "soon"}, wantErr: "FLEETHUB_RESYNC_INTERVAL"},
+		{name: "unknown flag", args: []string{"--nope"}, wantErr: "nope"},
+		{name: "too short resync", args: []string{"--resync-interval=10ms"}, wantErr: "resync-interval"},
+		{name: "bad log format", args: []string{"--log-format=xml"}, wantErr: "log-format"},
+		{name: "zero concurrency", args: []string{"--max-concurrent-reconciles=0"}, wantErr: "max-concurrent-reconciles"},
+		{name: "stray argument", args: []string{"extra"}, wantErr: "unexpected arguments"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse(tc.args, env(tc.env), io.Discard)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("want error containing %q, got %v", tc.wantErr, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, c)
+		})
+	}
+}
+
+func TestEnvName(t *testing.T) {
+	if got := EnvName("metrics-bind-address"); got != "FLEETHUB_METRICS_BIND_ADDRESS" {
+		t.Errorf("EnvName = %s", got)
+	}
+}
