@@ -48,9 +48,32 @@ func defaultHubNamespace(getenv func(string) string) string {
 	return "fleethub-system"
 }
 
+// FlagNames lists every flag the manager accepts.
+func FlagNames() []string {
+	var names []string
+	fs, _ := newFlagSet(&Config{}, func(string) string { return "" }, io.Discard)
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	return names
+}
+
 // Parse reads args (without the program name) and the environment through getenv.
 func Parse(args []string, getenv func(string) string, out io.Writer) (Config, error) {
 	var c Config
+	fs, err := newFlagSet(&c, getenv, out)
+	if err != nil {
+		return Config{}, err
+	}
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	return c, c.Validate()
+}
+
+// newFlagSet defines every flag on c and applies the environment to it.
+func newFlagSet(c *Config, getenv func(string) string, out io.Writer) (*flag.FlagSet, error) {
 	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&c.HubNamespace, "hub-namespace", defaultHubNamespace(getenv), "Hub namespace holding member kubeconfig Secrets, the leader Lease and hub Events.")
@@ -80,16 +103,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 			}
 		}
 	})
-	if err := errors.Join(envErrs...); err != nil {
-		return Config{}, err
-	}
-	if err := fs.Parse(args); err != nil {
-		return Config{}, err
-	}
-	if fs.NArg() > 0 {
-		return Config{}, fmt.Errorf("unexpected arguments: %v", fs.Args())
-	}
-	return c, c.Validate()
+	return fs, errors.Join(envErrs...)
 }
 
 // Validate rejects values the manager cannot run with.

@@ -2,6 +2,7 @@ package config
 
 import (
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -66,5 +67,22 @@ func TestParse(t *testing.T) {
 func TestEnvName(t *testing.T) {
 	if got := EnvName("metrics-bind-address"); got != "FLEETHUB_METRICS_BIND_ADDRESS" {
 		t.Errorf("EnvName = %s", got)
+	}
+}
+
+// The README's configuration table must name every flag and its variable.
+func TestREADMEDocumentsEveryFlag(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range FlagNames() {
+		row := "`--" + name + "`"
+		if !strings.Contains(string(readme), row) {
+			t.Errorf("README lacks flag %s", row)
+		}
+		if name != "kubeconfig" && !strings.Contains(string(readme), "`"+EnvName(name)+"`") {
+			t.Errorf("README lacks env %s", EnvName(name))
+		}
 	}
 }
