@@ -28,6 +28,10 @@ type Config struct {
 	MemberEngageTimeout     time.Duration
 	MemberQPS               float64
 	MemberBurst             int
+	MemberRequestTimeout    time.Duration
+	MemberProbeInterval     time.Duration
+	AllowExecPlugins        bool
+	AllowInsecureMembers    bool
 	Kubeconfig              string
 }
 
@@ -88,6 +92,10 @@ func newFlagSet(c *Config, getenv func(string) string, out io.Writer) (*flag.Fla
 	fs.DurationVar(&c.MemberEngageTimeout, "member-engage-timeout", 30*time.Second, "Deadline for connecting to a member before retrying with backoff.")
 	fs.Float64Var(&c.MemberQPS, "member-qps", 50, "Client-side request rate limit per member cluster.")
 	fs.IntVar(&c.MemberBurst, "member-burst", 100, "Client-side request burst per member cluster.")
+	fs.DurationVar(&c.MemberRequestTimeout, "member-request-timeout", 30*time.Second, "Timeout of each request to a member (watches excepted).")
+	fs.DurationVar(&c.MemberProbeInterval, "member-probe-interval", 30*time.Second, "How often each member's health and installed CRDs are checked.")
+	fs.BoolVar(&c.AllowExecPlugins, "allow-exec-plugins", false, "Allow exec and auth-provider plugins in member kubeconfigs. Risky: a Secret could run programs on the hub.")
+	fs.BoolVar(&c.AllowInsecureMembers, "allow-insecure-members", false, "Allow member kubeconfigs with insecure-skip-tls-verify or plain http. Risky: the connection can be intercepted.")
 	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", "Kubeconfig of the hub cluster; in-cluster config or $KUBECONFIG when empty.")
 
 	// Environment first, so that flags given on the command line override it.
@@ -120,6 +128,9 @@ func (c Config) Validate() error {
 	}
 	if c.MemberEngageTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("member-engage-timeout must be positive, got %s", c.MemberEngageTimeout))
+	}
+	if c.MemberRequestTimeout <= 0 || c.MemberProbeInterval <= 0 {
+		errs = append(errs, fmt.Errorf("member-request-timeout and member-probe-interval must be positive, got %s and %s", c.MemberRequestTimeout, c.MemberProbeInterval))
 	}
 	if c.MemberQPS <= 0 || c.MemberBurst < 1 {
 		errs = append(errs, fmt.Errorf("member-qps and member-burst must be positive, got %v and %d", c.MemberQPS, c.MemberBurst))

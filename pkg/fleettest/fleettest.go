@@ -21,6 +21,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
@@ -150,12 +151,15 @@ func (f *Fleet) PutSecret(ctx context.Context, name string, data map[string][]by
 	}
 	err := f.Hub.Client.Create(ctx, s)
 	if apierrors.IsAlreadyExists(err) {
-		cur := &corev1.Secret{}
-		if err := f.Hub.Client.Get(ctx, client.ObjectKeyFromObject(s), cur); err != nil {
-			return err
-		}
-		cur.Data = data
-		return f.Hub.Client.Update(ctx, cur)
+		// The hub writes state annotations on the same Secret: retry on conflict.
+		return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			cur := &corev1.Secret{}
+			if err := f.Hub.Client.Get(ctx, client.ObjectKeyFromObject(s), cur); err != nil {
+				return err
+			}
+			cur.Data = data
+			return f.Hub.Client.Update(ctx, cur)
+		})
 	}
 	return err
 }
@@ -182,6 +186,8 @@ func TestConfig() config.Config {
 		MemberEngageTimeout:     10 * time.Second,
 		MemberQPS:               200,
 		MemberBurst:             400,
+		MemberRequestTimeout:    10 * time.Second,
+		MemberProbeInterval:     time.Second,
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	mcbuilder "sigs.k8s.io/multicluster-runtime/pkg/builder"
 	mcmanager "sigs.k8s.io/multicluster-runtime/pkg/manager"
 	mcreconcile "sigs.k8s.io/multicluster-runtime/pkg/reconcile"
 
@@ -75,30 +76,55 @@ func MemberCacheOptions() cache.Options {
 	}
 }
 
+// kind is one fleethub kind the hub serves: its CRD's resource name and the
+// setup of its controller. A member is engaged for the kinds whose CRDs it has.
+type kind struct {
+	resource, kind string
+	setup          func(engage mcbuilder.EngageOptions) error
+}
+
 // New builds the hub manager from cfg against the hub cluster at hubCfg.
 func New(hubCfg *rest.Config, cfg config.Config, opts Options) (mcmanager.Manager, *kubeconfig.Provider, error) {
 	scheme := Scheme()
+	var mgr mcmanager.Manager
+	ctrlOpts := controller.TypedOptions[mcreconcile.Request]{
+		MaxConcurrentReconciles: cfg.MaxConcurrentReconciles,
+		SkipNameValidation:      &opts.SkipControllerNameValidation,
+	}
+	kinds := []kind{
+		{resource: "webapps", kind: "WebApp", setup: func(engage mcbuilder.EngageOptions) error {
+			return (&webapp.Reconciler{Manager: mgr, ResyncInterval: cfg.ResyncInterval}).SetupWithManager(mgr, ctrlOpts, engage)
+		}},
+	}
+	resources := map[string]string{}
+	for _, k := range kinds {
+		resources[k.resource] = k.kind
+	}
+
 	provider := kubeconfig.New(kubeconfig.Options{
 		Namespace:     cfg.HubNamespace,
+		GroupVersion:  v1alpha1.GroupVersion.String(),
+		Kinds:         resources,
 		EngageTimeout: cfg.MemberEngageTimeout,
+		ProbeInterval: cfg.MemberProbeInterval,
+		Defaults: kubeconfig.ClientSettings{
+			QPS:            float32(cfg.MemberQPS),
+			Burst:          cfg.MemberBurst,
+			RequestTimeout: cfg.MemberRequestTimeout,
+		},
+		Policy: kubeconfig.Policy{AllowExecPlugins: cfg.AllowExecPlugins, AllowInsecure: cfg.AllowInsecureMembers},
 		ClusterOptions: []cluster.Option{func(o *cluster.Options) {
 			o.Scheme = scheme
 			o.Cache = MemberCacheOptions()
 		}},
-		RESTConfig: func(name string, rc *rest.Config) {
-			rc.QPS = float32(cfg.MemberQPS)
-			rc.Burst = cfg.MemberBurst
-			rc.UserAgent = "fleethub/" + name
-			if opts.MemberRESTConfig != nil {
-				opts.MemberRESTConfig(name, rc)
-			}
-		},
+		RESTConfig: opts.MemberRESTConfig,
 	})
 
 	renew := 10 * time.Second
 	lease := 15 * time.Second
 	retry := 2 * time.Second
-	mgr, err := mcmanager.New(hubCfg, provider, manager.Options{
+	var err error
+	mgr, err = mcmanager.New(hubCfg, provider, manager.Options{
 		Scheme: scheme,
 		// The hub reads only its own namespace: member Secrets and DNS credentials.
 		Cache: cache.Options{
@@ -120,13 +146,10 @@ func New(hubCfg *rest.Config, cfg config.Config, opts Options) (mcmanager.Manage
 	if err := provider.SetupWithManager(mgr); err != nil {
 		return nil, nil, fmt.Errorf("setting up the kubeconfig provider: %w", err)
 	}
-
-	ctrlOpts := controller.TypedOptions[mcreconcile.Request]{
-		MaxConcurrentReconciles: cfg.MaxConcurrentReconciles,
-		SkipNameValidation:      &opts.SkipControllerNameValidation,
-	}
-	if err := (&webapp.Reconciler{Manager: mgr, ResyncInterval: cfg.ResyncInterval}).SetupWithManager(mgr, ctrlOpts); err != nil {
-		return nil, nil, fmt.Errorf("setting up the WebApp controller: %w", err)
+	for _, k := range kinds {
+		if err := k.setup(provider.KindFilter(k.kind)); err != nil {
+			return nil, nil, fmt.Errorf("setting up the %s controller: %w", k.kind, err)
+		}
 	}
 
 	if cfg.ProbeAddr != "0" {

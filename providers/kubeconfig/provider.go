@@ -1,12 +1,19 @@
 // Package kubeconfig is fleethub's cluster provider: every labelled Secret in
-// the hub namespace holding a kubeconfig becomes an engaged member cluster.
+// the hub namespace holding a kubeconfig becomes a member cluster.
 //
 // It follows multicluster-runtime's kubeconfig provider conventions (label
 // sigs.k8s.io/multicluster-runtime-kubeconfig: "true", data key "kubeconfig",
 // cluster name = Secret name), so Secrets made by upstream tooling work. Unlike
-// the reference provider, each member connects in its own goroutine with a
-// deadline and retries with backoff, so one slow or broken member never holds
-// up the Secret controller or any other member.
+// the reference provider:
+//   - each member lives in its own goroutine that connects with a deadline,
+//     probes health periodically and retries with backoff, so one slow or
+//     broken member never holds up the Secret controller or another member;
+//   - kubeconfigs are untrusted input: exec plugins, local file references and
+//     insecure transport are refused unless the hub operator allows them;
+//   - a member is engaged for the fleethub kinds whose CRDs it has, and
+//     re-engaged when that set changes;
+//   - each member's state is published as annotations and Events on its Secret
+//     and as metrics.
 package kubeconfig
 
 import (
@@ -15,22 +22,22 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/cluster"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	mcbuilder "sigs.k8s.io/multicluster-runtime/pkg/builder"
 	mcmanager "sigs.k8s.io/multicluster-runtime/pkg/manager"
 	"sigs.k8s.io/multicluster-runtime/pkg/multicluster"
 )
@@ -42,16 +49,15 @@ const (
 	SecretKey = "kubeconfig"
 )
 
-// Event reasons on member Secrets.
+// Event reasons on member Secrets besides the state names themselves.
 const (
+	// ReasonInvalidKubeconfig is the Event reason for a Secret whose kubeconfig is refused.
 	ReasonInvalidKubeconfig = "InvalidKubeconfig"
-	ReasonEngaged           = "Engaged"
-	ReasonEngageFailed      = "EngageFailed"
-	ReasonDisengaged        = "Disengaged"
 )
 
-// Hub permissions of the provider (deploy/rbac): Secrets and Events in the hub namespace only.
-// +kubebuilder:rbac:groups="",namespace=fleethub-system,resources=secrets,verbs=get;list;watch
+// Hub permissions of the provider (deploy/rbac): Secrets and Events in the hub
+// namespace only; patch writes the member state annotations.
+// +kubebuilder:rbac:groups="",namespace=fleethub-system,resources=secrets,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=events.k8s.io,namespace=fleethub-system,resources=events,verbs=create;patch
 
 // Options configure the provider.
@@ -60,13 +66,27 @@ type Options struct {
 	Namespace string
 	// ClusterOptions configure each member's cluster (scheme, cache filters).
 	ClusterOptions []cluster.Option
-	// RESTConfig, if set, adjusts each member's rest.Config before use (rate
-	// limits, transport wrappers). It must not block.
+	// Kinds are the fleethub kinds (resource plural → Kind) a member may serve;
+	// a member is engaged for those whose CRDs it has.
+	Kinds map[string]string
+	// GroupVersion is the API group/version the Kinds belong to.
+	GroupVersion string
+	// Defaults are the per-member client settings before annotations.
+	Defaults ClientSettings
+	// Policy says which risky kubeconfig features are allowed.
+	Policy Policy
+	// RESTConfig, if set, adjusts each member's rest.Config last (tests wrap
+	// the transport to count requests). It must not block.
 	RESTConfig func(name string, cfg *rest.Config)
 	// EngageTimeout bounds one attempt to connect to and engage a member.
 	EngageTimeout time.Duration
-	// Backoff is the retry schedule after a failed attempt (doubling, capped).
+	// ProbeInterval is how often an engaged member's health is checked.
+	ProbeInterval time.Duration
+	// InitialBackoff and MaxBackoff shape retries after a failed attempt.
 	InitialBackoff, MaxBackoff time.Duration
+	// OnEngage, if set, runs after a member is connected and before its
+	// controllers start, e.g. to install CRDs. An error fails the attempt.
+	OnEngage func(ctx context.Context, name string, cl cluster.Cluster) error
 }
 
 // Provider discovers members from kubeconfig Secrets and engages them.
@@ -75,6 +95,7 @@ type Provider struct {
 	log      logr.Logger
 	hub      client.Client
 	recorder events.EventRecorder
+	metrics  *memberMetrics
 
 	started chan struct{} // closed once Start has set runCtx and aware
 	runCtx  context.Context
@@ -82,15 +103,6 @@ type Provider struct {
 
 	mu      sync.RWMutex
 	members map[string]*member
-}
-
-// member is one registered cluster, engaged or still connecting.
-type member struct {
-	hash    string
-	cluster cluster.Cluster
-	cancel  context.CancelFunc
-	done    chan struct{}
-	engaged bool
 }
 
 var (
@@ -103,18 +115,49 @@ func New(opts Options) *Provider {
 	if opts.EngageTimeout <= 0 {
 		opts.EngageTimeout = 30 * time.Second
 	}
+	if opts.ProbeInterval <= 0 {
+		opts.ProbeInterval = 30 * time.Second
+	}
 	if opts.InitialBackoff <= 0 {
 		opts.InitialBackoff = time.Second
 	}
 	if opts.MaxBackoff <= 0 {
 		opts.MaxBackoff = 2 * time.Minute
 	}
+	if opts.Defaults.QPS <= 0 {
+		opts.Defaults.QPS = 50
+	}
+	if opts.Defaults.Burst <= 0 {
+		opts.Defaults.Burst = 100
+	}
+	if opts.Defaults.RequestTimeout <= 0 {
+		opts.Defaults.RequestTimeout = 30 * time.Second
+	}
 	return &Provider{
 		opts:    opts,
 		log:     ctrl.Log.WithName("kubeconfig-provider"),
+		metrics: defaultMetrics(),
 		members: map[string]*member{},
 		started: make(chan struct{}),
 	}
+}
+
+// SetupWithManager watches the hub namespace's member Secrets.
+func (p *Provider) SetupWithManager(mgr mcmanager.Manager) error {
+	if p.opts.Namespace == "" {
+		return errors.New("kubeconfig provider: namespace is required")
+	}
+	local := mgr.GetLocalManager()
+	p.hub = local.GetClient()
+	p.recorder = local.GetEventRecorder("fleethub")
+	return ctrl.NewControllerManagedBy(local).
+		Named("member-secrets").
+		For(&corev1.Secret{}, builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
+			// Unlabelled Secrets still pass, so a member whose Secret loses
+			// its label is disengaged too.
+			return o.GetNamespace() == p.opts.Namespace
+		}))).
+		Complete(p)
 }
 
 // Start is called by the multicluster manager once this replica leads. Member
@@ -135,34 +178,16 @@ func (p *Provider) Start(ctx context.Context, aware multicluster.Aware) error {
 	return nil
 }
 
-// SetupWithManager watches the hub namespace's member Secrets.
-func (p *Provider) SetupWithManager(mgr mcmanager.Manager) error {
-	if p.opts.Namespace == "" {
-		return errors.New("kubeconfig provider: namespace is required")
-	}
-	local := mgr.GetLocalManager()
-	p.hub = local.GetClient()
-	p.recorder = local.GetEventRecorder("fleethub")
-	return ctrl.NewControllerManagedBy(local).
-		Named("member-secrets").
-		For(&corev1.Secret{}, builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
-			// Deleted or unlabelled Secrets still pass, so a member whose
-			// Secret loses its label is disengaged too.
-			return o.GetNamespace() == p.opts.Namespace
-		}))).
-		Complete(p)
-}
-
-// Get returns an engaged member. A member that is still connecting is not
-// returned, so nothing reconciles against a cluster that is not there yet.
+// Get returns an engaged member. A member that is connecting, unreachable or
+// rejected is not returned, so nothing reconciles against it.
 func (p *Provider) Get(_ context.Context, name multicluster.ClusterName) (cluster.Cluster, error) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	m, ok := p.members[string(name)]
-	if !ok || !m.engaged {
+	if !ok || m.engaged == nil {
 		return nil, multicluster.ErrClusterNotFound
 	}
-	return m.cluster, nil
+	return m.engaged, nil
 }
 
 // IndexField is not used by fleethub's controllers; indexes would have to be
@@ -171,15 +196,37 @@ func (p *Provider) IndexField(context.Context, client.Object, string, client.Ind
 	return errors.New("kubeconfig provider: field indexes are not supported")
 }
 
+// KindFilter engages a controller only in members that have its kind's CRD.
+// Use it on For and every Owns of the controller of that kind.
+func (p *Provider) KindFilter(kind string) mcbuilder.EngageOptions {
+	return mcbuilder.WithClusterFilter(func(name multicluster.ClusterName, cl cluster.Cluster) bool {
+		p.mu.RLock()
+		defer p.mu.RUnlock()
+		m, ok := p.members[string(name)]
+		return ok && m.engaged == cl && m.kinds[kind]
+	})
+}
+
 // Members lists the registered member names and whether each is engaged.
 func (p *Provider) Members() map[string]bool {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	out := make(map[string]bool, len(p.members))
 	for n, m := range p.members {
-		out[n] = m.engaged
+		out[n] = m.engaged != nil
 	}
 	return out
+}
+
+// MemberState reports a member's current state and the kinds engaged there.
+func (p *Provider) MemberState(name string) (State, []string, bool) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	m, ok := p.members[name]
+	if !ok {
+		return "", nil, false
+	}
+	return m.state.State, sortedKinds(m.kinds), true
 }
 
 // Reconcile keeps the member named by one Secret in line with that Secret.
@@ -205,132 +252,72 @@ func (p *Provider) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result
 		return ctrl.Result{}, nil
 	}
 
+	// Everything that shapes the connection: a change to any of it reconnects.
 	raw := secret.Data[SecretKey]
-	cfg, err := parse(raw)
-	if err != nil {
-		// Bad input: say so where the platform team looks, and stop using
-		// whatever the Secret held before. A fix to the Secret re-triggers us.
-		log.Error(err, "Member kubeconfig Secret is invalid")
-		p.recorder.Eventf(secret, nil, corev1.EventTypeWarning, ReasonInvalidKubeconfig, "Register", "%v", err)
-		p.remove(name, "kubeconfig invalid")
-		return ctrl.Result{}, nil
-	}
-
-	hash := hashOf(raw)
+	fingerprint := hashOf(raw, secret.Annotations[AnnotationContext], secret.Annotations[AnnotationQPS],
+		secret.Annotations[AnnotationBurst], secret.Annotations[AnnotationTimeout])
 	p.mu.RLock()
 	cur, ok := p.members[name]
 	p.mu.RUnlock()
-	if ok && cur.hash == hash {
+	if ok && cur.fingerprint == fingerprint {
 		return ctrl.Result{}, nil
 	}
 	if ok {
-		p.remove(name, "kubeconfig changed")
-	}
-	if p.opts.RESTConfig != nil {
-		p.opts.RESTConfig(name, cfg)
-	}
-	cl, err := cluster.New(cfg, p.opts.ClusterOptions...)
-	if err != nil {
-		log.Error(err, "Cannot build a client for the member")
-		p.recorder.Eventf(secret, nil, corev1.EventTypeWarning, ReasonInvalidKubeconfig, "Register", "cannot build a client: %v", err)
-		return ctrl.Result{}, nil
+		p.remove(name, "kubeconfig or connection settings changed")
 	}
 
-	mctx, cancel := context.WithCancel(p.runCtx)
-	m := &member{hash: hash, cluster: cl, cancel: cancel, done: make(chan struct{})}
+	m := newMember(name, fingerprint, secret)
 	p.mu.Lock()
 	p.members[name] = m
 	p.mu.Unlock()
-	go p.run(mctx, name, m, secret.DeepCopy(), cfg)
+
+	cfg, settings, err := p.restConfig(name, raw, secret.Annotations)
+	if err != nil {
+		var rej *Rejection
+		if !errors.As(err, &rej) {
+			rej = &Rejection{Reason: ReasonMalformedKubeconfig, Message: err.Error()}
+		}
+		// Bad input: say so where the platform team looks. A fix to the
+		// Secret re-triggers this reconcile.
+		log.Error(err, "Member kubeconfig Secret refused", "reason", rej.Reason)
+		p.recorder.Eventf(secret, nil, corev1.EventTypeWarning, ReasonInvalidKubeconfig, "Register", "%s: %s", rej.Reason, rej.Message)
+		p.setState(ctx, m, memberState{State: StateRejected, Reason: rej.Reason, Message: rej.Message})
+		close(m.done)
+		return ctrl.Result{}, nil
+	}
+	mctx, cancel := context.WithCancel(p.runCtx)
+	m.cancel = cancel
+	go p.run(mctx, m, cfg, settings)
 	log.Info("Member registered; connecting")
 	return ctrl.Result{}, nil
 }
 
-// run owns one member's lifetime: start its cache, connect with a deadline,
-// engage, and retry with backoff on failure, until the member is removed.
-func (p *Provider) run(ctx context.Context, name string, m *member, secret *corev1.Secret, cfg *rest.Config) {
-	defer close(m.done)
-	log := p.log.WithValues("cluster", name)
-
-	cacheErr := make(chan error, 1)
-	go func() { cacheErr <- m.cluster.Start(ctx) }()
-
-	backoff := wait.Backoff{Duration: p.opts.InitialBackoff, Factor: 2, Jitter: 0.1, Steps: 64, Cap: p.opts.MaxBackoff}
-	for {
-		err := p.engage(ctx, name, m, cfg)
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		delay := backoff.Step()
-		log.Error(err, "Engaging member failed; retrying", "retryIn", delay.Round(time.Millisecond).String())
-		p.recorder.Eventf(secret, nil, corev1.EventTypeWarning, ReasonEngageFailed, "Engage", "%v (retrying in %s)", err, delay.Round(time.Second))
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(delay):
-		}
-	}
-	log.Info("Member engaged")
-	p.recorder.Eventf(secret, nil, corev1.EventTypeNormal, ReasonEngaged, "Engage", "Member cluster %s engaged", name)
-
-	select {
-	case <-ctx.Done():
-	case err := <-cacheErr:
-		if err != nil && ctx.Err() == nil {
-			log.Error(err, "Member cache stopped")
-		}
-	}
-}
-
-// engage makes one bounded attempt: the member must answer, then every
-// multicluster controller starts watching it.
-func (p *Provider) engage(ctx context.Context, name string, m *member, cfg *rest.Config) error {
-	actx, cancel := context.WithTimeout(ctx, p.opts.EngageTimeout)
-	defer cancel()
-
-	dc, err := discovery.NewDiscoveryClientForConfig(rest.CopyConfig(cfg))
+// restConfig builds the member's client configuration from the Secret.
+func (p *Provider) restConfig(name string, raw []byte, annotations map[string]string) (*rest.Config, ClientSettings, error) {
+	settings, err := Settings(annotations, p.opts.Defaults)
 	if err != nil {
-		return fmt.Errorf("building discovery client: %w", err)
+		return nil, settings, err
 	}
-	probe := make(chan error, 1)
-	go func() {
-		_, err := dc.ServerVersion()
-		probe <- err
-	}()
-	select {
-	case err := <-probe:
-		if err != nil {
-			return fmt.Errorf("member apiserver unreachable: %w", err)
-		}
-	case <-actx.Done():
-		return fmt.Errorf("member apiserver did not answer within %s", p.opts.EngageTimeout)
+	cfg, err := Parse(raw, annotations[AnnotationContext], p.opts.Policy)
+	if err != nil {
+		return nil, settings, err
 	}
-	if !m.cluster.GetCache().WaitForCacheSync(actx) {
-		return fmt.Errorf("member cache did not sync within %s", p.opts.EngageTimeout)
+	cfg.QPS = settings.QPS
+	cfg.Burst = settings.Burst
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "fleethub/" + name
 	}
-	// Visible to Get before controllers start watching: their first
-	// reconciles look the cluster up, and a miss would drop the request.
-	p.setEngaged(name, m, true)
-	if err := p.aware.Engage(ctx, multicluster.ClusterName(name), m.cluster); err != nil {
-		p.setEngaged(name, m, false)
-		return fmt.Errorf("engaging controllers: %w", err)
+	// Bound every request but watches, which are long-lived by design.
+	timeout := settings.RequestTimeout
+	cfg.Wrap(func(rt httpRoundTripper) httpRoundTripper { return timeoutTransport{next: rt, timeout: timeout} })
+	if p.opts.RESTConfig != nil {
+		p.opts.RESTConfig(name, cfg)
 	}
-	return nil
+	return cfg, settings, nil
 }
 
-func (p *Provider) setEngaged(name string, m *member, engaged bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.members[name] == m {
-		m.engaged = engaged
-	}
-}
-
-// remove disengages a member: its context ends, which stops its cache and
-// every controller watch on it. Objects in the member are left alone.
+// remove stops a member: its context ends, which stops its cache and every
+// controller watch on it. Objects in the member are left alone.
 func (p *Provider) remove(name, why string) {
 	p.mu.Lock()
 	m, ok := p.members[name]
@@ -339,28 +326,32 @@ func (p *Provider) remove(name, why string) {
 	if !ok {
 		return
 	}
-	m.cancel()
+	if m.cancel != nil {
+		m.cancel()
+	}
 	<-m.done
+	p.metrics.forget(name)
 	p.log.Info("Member disengaged", "cluster", name, "why", why)
 }
 
-// parse turns Secret data into a rest.Config, with errors a person can act on.
-func parse(raw []byte) (*rest.Config, error) {
-	if len(raw) == 0 {
-		return nil, fmt.Errorf("data key %q is missing or empty", SecretKey)
+func hashOf(parts ...any) string {
+	h := sha256.New()
+	for _, part := range parts {
+		fmt.Fprintf(h, "%d:", len(fmt.Sprint(part)))
+		fmt.Fprint(h, part)
 	}
-	cc, err := clientcmd.Load(raw)
-	if err != nil {
-		return nil, fmt.Errorf("data key %q is not a valid kubeconfig: %w", SecretKey, err)
-	}
-	cfg, err := clientcmd.NewDefaultClientConfig(*cc, &clientcmd.ConfigOverrides{}).ClientConfig()
-	if err != nil {
-		return nil, fmt.Errorf("kubeconfig under %q is unusable: %w", SecretKey, err)
-	}
-	return cfg, nil
+	return hex.EncodeToString(h.Sum(nil))
 }
 
-func hashOf(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
+func sortedKinds(kinds map[string]bool) []string {
+	out := make([]string, 0, len(kinds))
+	for k, ok := range kinds {
+		if ok {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
+
+func kindList(kinds map[string]bool) string { return strings.Join(sortedKinds(kinds), ",") }

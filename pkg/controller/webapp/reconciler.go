@@ -46,14 +46,15 @@ type Reconciler struct {
 }
 
 // SetupWithManager registers the controller. Options go through the builder:
-// multicluster-runtime ignores the manager-level controller options.
-func (r *Reconciler) SetupWithManager(mgr mcmanager.Manager, opts controller.TypedOptions[mcreconcile.Request]) error {
+// multicluster-runtime ignores the manager-level controller options. engage
+// selects the members to watch (those that have the WebApp CRD).
+func (r *Reconciler) SetupWithManager(mgr mcmanager.Manager, opts controller.TypedOptions[mcreconcile.Request], engage mcbuilder.EngageOptions) error {
 	return mcbuilder.ControllerManagedBy(mgr).
 		Named("webapp").
-		For(&v1alpha1.WebApp{}).
-		Owns(&appsv1.Deployment{}).
-		Owns(&corev1.Service{}).
-		Owns(&corev1.PersistentVolumeClaim{}).
+		For(&v1alpha1.WebApp{}, engage).
+		Owns(&appsv1.Deployment{}, engage).
+		Owns(&corev1.Service{}, engage).
+		Owns(&corev1.PersistentVolumeClaim{}, engage).
 		WithOptions(opts).
 		WithLogConstructor(logging.ReconcileLogger(mgr.GetLogger(), "webapp", "WebApp")).
 		Complete(r)

@@ -1,0 +1,348 @@
+package kubeconfig
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/cluster"
+	"sigs.k8s.io/multicluster-runtime/pkg/multicluster"
+)
+
+type httpRoundTripper = http.RoundTripper
+
+// member is one registered cluster and the goroutine that looks after it.
+type member struct {
+	name        string
+	fingerprint string
+	secret      *corev1.Secret // for Events and annotations; identity only
+	cancel      context.CancelFunc
+	done        chan struct{}
+
+	// Guarded by Provider.mu.
+	engaged cluster.Cluster // the cluster controllers run against, or nil
+	kinds   map[string]bool
+	state   memberState
+}
+
+type memberState struct {
+	State   State
+	Reason  string
+	Message string
+}
+
+func newMember(name, fingerprint string, secret *corev1.Secret) *member {
+	return &member{
+		name: name, fingerprint: fingerprint, done: make(chan struct{}),
+		secret: &corev1.Secret{ObjectMeta: *secret.ObjectMeta.DeepCopy()},
+		state:  memberState{State: StateConnecting, Reason: "Registered", Message: "Connecting to the member"},
+	}
+}
+
+// run owns one member: connect, engage, probe on an interval, and on failure
+// disengage and retry with backoff, until the member is removed.
+func (p *Provider) run(ctx context.Context, m *member, cfg *rest.Config, settings ClientSettings) {
+	defer close(m.done)
+	log := p.log.WithValues("cluster", m.name)
+	p.setState(ctx, m, m.state)
+
+	var stopCluster context.CancelFunc
+	disengage := func() {
+		p.mu.Lock()
+		m.engaged, m.kinds = nil, nil
+		p.mu.Unlock()
+		if stopCluster != nil {
+			stopCluster()
+			stopCluster = nil
+		}
+	}
+	defer disengage()
+
+	dc, err := discovery.NewDiscoveryClientForConfig(rest.CopyConfig(cfg))
+	if err != nil {
+		p.setState(ctx, m, memberState{State: StateRejected, Reason: ReasonMalformedKubeconfig, Message: err.Error()})
+		return
+	}
+	backoff := p.newBackoff()
+	for {
+		st, kinds := p.probe(ctx, dc)
+		if ctx.Err() != nil {
+			return
+		}
+		healthy := st.State == StateReady || st.State == StateMissingCRDs
+		switch {
+		case !healthy:
+			if p.current(m) != nil {
+				log.Info("Member unhealthy; disengaging until it recovers", "state", st.State, "reason", st.Reason)
+			}
+			disengage()
+		case p.current(m) == nil || !sameKinds(p.kindsOf(m), kinds):
+			// New connection, or CRDs came or went: (re)build the member's
+			// cluster so every kind it now has starts from a fresh cache.
+			disengage()
+			cancel, err := p.engage(ctx, m, cfg, kinds)
+			if err != nil {
+				st = memberState{State: StateUnreachable, Reason: "EngageFailed", Message: err.Error()}
+				healthy = false
+				break
+			}
+			stopCluster = cancel
+			log.Info("Member engaged", "kinds", kindList(kinds))
+		}
+		p.setState(ctx, m, st)
+
+		delay := p.opts.ProbeInterval
+		if healthy {
+			backoff = p.newBackoff()
+		} else {
+			delay = backoff.Step()
+			log.Info("Member not available; retrying", "state", st.State, "reason", st.Reason, "message", st.Message, "retryIn", delay.Round(time.Millisecond).String())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+	}
+}
+
+func (p *Provider) newBackoff() wait.Backoff {
+	return wait.Backoff{Duration: p.opts.InitialBackoff, Factor: 2, Jitter: 0.1, Steps: 64, Cap: p.opts.MaxBackoff}
+}
+
+// probe asks the member for its version and for the fleethub kinds it serves,
+// within the engage deadline, and classifies what went wrong.
+func (p *Provider) probe(ctx context.Context, dc *discovery.DiscoveryClient) (memberState, map[string]bool) {
+	pctx, cancel := context.WithTimeout(ctx, p.opts.EngageTimeout)
+	defer cancel()
+	type result struct {
+		kinds map[string]bool
+		err   error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		if _, err := dc.ServerVersion(); err != nil {
+			ch <- result{err: err}
+			return
+		}
+		kinds := map[string]bool{}
+		list, err := dc.ServerResourcesForGroupVersion(p.opts.GroupVersion)
+		switch {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			ch <- result{err: err}
+			return
+		default:
+			for _, r := range list.APIResources {
+				if kind, ok := p.opts.Kinds[r.Name]; ok {
+					kinds[kind] = true
+				}
+			}
+		}
+		ch <- result{kinds: kinds}
+	}()
+	var res result
+	select {
+	case res = <-ch:
+	case <-pctx.Done():
+		if ctx.Err() != nil {
+			return memberState{}, nil
+		}
+		return memberState{State: StateUnreachable, Reason: "Timeout", Message: fmt.Sprintf("the member apiserver did not answer within %s", p.opts.EngageTimeout)}, nil
+	}
+	if res.err != nil {
+		if apierrors.IsUnauthorized(res.err) || apierrors.IsForbidden(res.err) {
+			return memberState{State: StateUnauthorized, Reason: "CredentialsRefused", Message: "the member refused the hub's credentials: " + res.err.Error()}, nil
+		}
+		return memberState{State: StateUnreachable, Reason: "ConnectionFailed", Message: res.err.Error()}, nil
+	}
+	var missing []string
+	for _, kind := range p.opts.Kinds {
+		if !res.kinds[kind] {
+			missing = append(missing, kind)
+		}
+	}
+	if len(missing) > 0 {
+		return memberState{State: StateMissingCRDs, Reason: "CRDsNotInstalled",
+			Message: fmt.Sprintf("engaged for %s; not installed: %s", orNone(kindList(res.kinds)), strings.Join(slices.Sorted(slices.Values(missing)), ","))}, res.kinds
+	}
+	return memberState{State: StateReady, Reason: "Connected", Message: "engaged for " + kindList(res.kinds)}, res.kinds
+}
+
+// engage builds a fresh cluster for the member, starts its cache and hands it
+// to the controllers, all within the engage deadline.
+func (p *Provider) engage(ctx context.Context, m *member, cfg *rest.Config, kinds map[string]bool) (context.CancelFunc, error) {
+	cl, err := cluster.New(cfg, p.opts.ClusterOptions...)
+	if err != nil {
+		return nil, fmt.Errorf("building the member client: %w", err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	go func() {
+		if err := cl.Start(cctx); err != nil && cctx.Err() == nil {
+			p.log.Error(err, "Member cache stopped", "cluster", m.name)
+		}
+	}()
+	actx, acancel := context.WithTimeout(cctx, p.opts.EngageTimeout)
+	defer acancel()
+	if !cl.GetCache().WaitForCacheSync(actx) {
+		cancel()
+		return nil, fmt.Errorf("the member cache did not sync within %s", p.opts.EngageTimeout)
+	}
+	if p.opts.OnEngage != nil {
+		if err := p.opts.OnEngage(actx, m.name, cl); err != nil {
+			cancel()
+			return nil, err
+		}
+	}
+	// Visible to Get and KindFilter before controllers start watching: their
+	// first reconciles look the cluster up, and a miss would drop the request.
+	p.mu.Lock()
+	m.engaged, m.kinds = cl, kinds
+	p.mu.Unlock()
+	done := make(chan error, 1)
+	go func() { done <- p.aware.Engage(cctx, multicluster.ClusterName(m.name), cl) }()
+	select {
+	case err = <-done:
+	case <-actx.Done():
+		err = fmt.Errorf("controllers did not start within %s", p.opts.EngageTimeout)
+	}
+	if err != nil {
+		p.mu.Lock()
+		m.engaged, m.kinds = nil, nil
+		p.mu.Unlock()
+		cancel()
+		return nil, fmt.Errorf("engaging controllers: %w", err)
+	}
+	return cancel, nil
+}
+
+func (p *Provider) current(m *member) cluster.Cluster {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return m.engaged
+}
+
+func (p *Provider) kindsOf(m *member) map[string]bool {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return m.kinds
+}
+
+// setState records a member's state. Only a change is published: annotations
+// on its Secret, an Event, and the metrics.
+func (p *Provider) setState(ctx context.Context, m *member, st memberState) {
+	p.mu.Lock()
+	if p.members[m.name] != m {
+		p.mu.Unlock()
+		return // removed meanwhile; its successor reports for it
+	}
+	prev := m.state
+	m.state = st
+	kinds := kindList(m.kinds)
+	p.mu.Unlock()
+	p.metrics.set(m.name, st.State)
+
+	want := map[string]string{
+		AnnotationState:   string(st.State),
+		AnnotationReason:  st.Reason,
+		AnnotationMessage: truncate(st.Message, 1024),
+		AnnotationKinds:   kinds,
+	}
+	cur := &corev1.Secret{}
+	if err := p.hub.Get(ctx, client.ObjectKeyFromObject(m.secret), cur); err != nil {
+		return
+	}
+	changed := false
+	for k, v := range want {
+		if cur.Annotations[k] != v {
+			changed = true
+		}
+	}
+	if !changed {
+		return
+	}
+	if prev.State != st.State || cur.Annotations[AnnotationLastTransition] == "" || cur.Annotations[AnnotationState] != string(st.State) {
+		want[AnnotationLastTransition] = time.Now().UTC().Format(time.RFC3339)
+	}
+	orig := cur.DeepCopy()
+	if cur.Annotations == nil {
+		cur.Annotations = map[string]string{}
+	}
+	for k, v := range want {
+		cur.Annotations[k] = v
+	}
+	if err := p.hub.Patch(ctx, cur, client.MergeFrom(orig)); err != nil && !apierrors.IsNotFound(err) {
+		p.log.Error(err, "Writing member state annotations failed", "cluster", m.name)
+	}
+	if orig.Annotations[AnnotationState] != string(st.State) {
+		typ := corev1.EventTypeNormal
+		if st.State != StateReady && st.State != StateConnecting {
+			typ = corev1.EventTypeWarning
+		}
+		p.recorder.Eventf(m.secret, nil, typ, string(st.State), "Probe", "%s: %s", st.Reason, truncate(st.Message, 900))
+	}
+}
+
+// timeoutTransport bounds each request except watches.
+type timeoutTransport struct {
+	next    http.RoundTripper
+	timeout time.Duration
+}
+
+func (t timeoutTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if t.timeout <= 0 || r.URL.Query().Get("watch") == "true" {
+		return t.next.RoundTrip(r)
+	}
+	if _, ok := r.Context().Deadline(); ok {
+		return t.next.RoundTrip(r)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), t.timeout)
+	resp, err := t.next.RoundTrip(r.WithContext(ctx))
+	if err != nil {
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("request to member timed out after %s: %w", t.timeout, err)
+		}
+		return nil, err
+	}
+	resp.Body = cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
+}
+
+func sameKinds(a, b map[string]bool) bool { return kindList(a) == kindList(b) }
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "no kinds"
+	}
+	return s
+}

@@ -1,0 +1,183 @@
+package kubeconfig
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+)
+
+// MaxKubeconfigBytes bounds what the hub parses from a Secret. Real kubeconfigs
+// for one member are a few KiB; anything near the Secret limit is not one.
+const MaxKubeconfigBytes = 256 << 10
+
+// Rejection reasons, reported as the member's state reason.
+const (
+	ReasonMissingKubeconfig   = "MissingKubeconfig"
+	ReasonOversizedKubeconfig = "OversizedKubeconfig"
+	ReasonMalformedKubeconfig = "MalformedKubeconfig"
+	ReasonContextNotFound     = "ContextNotFound"
+	ReasonExecPluginRefused   = "ExecPluginRefused"
+	ReasonLocalFileRefused    = "LocalFileRefused"
+	ReasonInsecureRefused     = "InsecureTransportRefused"
+	ReasonInvalidAnnotation   = "InvalidAnnotation"
+)
+
+// Policy is what the hub operator allows in member kubeconfigs. Both default to
+// false: a kubeconfig Secret is untrusted input, and exec plugins run programs
+// on the hub while skipping TLS verification hands the connection to anyone on
+// the path.
+type Policy struct {
+	AllowExecPlugins bool
+	AllowInsecure    bool
+}
+
+// Rejection is a kubeconfig the hub refuses, with a reason for the member state.
+type Rejection struct {
+	Reason  string
+	Message string
+}
+
+func (r *Rejection) Error() string { return r.Message }
+
+func reject(reason, format string, args ...any) *Rejection {
+	return &Rejection{Reason: reason, Message: fmt.Sprintf(format, args...)}
+}
+
+// ClientSettings are per-member client knobs, from hub defaults and Secret annotations.
+type ClientSettings struct {
+	QPS            float32
+	Burst          int
+	RequestTimeout time.Duration
+}
+
+// Parse validates raw kubeconfig bytes from a member Secret and returns the
+// rest.Config for its selected context (the annotation's, else current-context).
+func Parse(raw []byte, contextName string, policy Policy) (*rest.Config, error) {
+	if len(raw) == 0 {
+		return nil, reject(ReasonMissingKubeconfig, "data key %q is missing or empty", SecretKey)
+	}
+	if len(raw) > MaxKubeconfigBytes {
+		return nil, reject(ReasonOversizedKubeconfig, "kubeconfig is %d bytes; the limit is %d", len(raw), MaxKubeconfigBytes)
+	}
+	cfg, err := clientcmd.Load(raw)
+	if err != nil {
+		return nil, reject(ReasonMalformedKubeconfig, "data key %q is not a valid kubeconfig: %v", SecretKey, err)
+	}
+	if contextName == "" {
+		contextName = cfg.CurrentContext
+	}
+	if contextName == "" {
+		return nil, reject(ReasonContextNotFound, "kubeconfig has no current-context; set one or name a context with the %s annotation", AnnotationContext)
+	}
+	kctx, ok := cfg.Contexts[contextName]
+	if !ok {
+		return nil, reject(ReasonContextNotFound, "context %q is not in the kubeconfig", contextName)
+	}
+	cluster, ok := cfg.Clusters[kctx.Cluster]
+	if !ok {
+		return nil, reject(ReasonMalformedKubeconfig, "context %q names cluster %q, which is not in the kubeconfig", contextName, kctx.Cluster)
+	}
+	user, ok := cfg.AuthInfos[kctx.AuthInfo]
+	if !ok {
+		return nil, reject(ReasonMalformedKubeconfig, "context %q names user %q, which is not in the kubeconfig", contextName, kctx.AuthInfo)
+	}
+	if err := checkCluster(cluster, policy); err != nil {
+		return nil, err
+	}
+	if err := checkUser(user, policy); err != nil {
+		return nil, err
+	}
+	rc, err := clientcmd.NewNonInteractiveClientConfig(*cfg, contextName, &clientcmd.ConfigOverrides{}, nil).ClientConfig()
+	if err != nil {
+		return nil, reject(ReasonMalformedKubeconfig, "kubeconfig context %q is unusable: %v", contextName, err)
+	}
+	return rc, nil
+}
+
+func checkCluster(c *clientcmdapi.Cluster, policy Policy) error {
+	if c.Server == "" {
+		return reject(ReasonMalformedKubeconfig, "cluster has no server URL")
+	}
+	u, err := url.Parse(c.Server)
+	if err != nil || u.Host == "" {
+		return reject(ReasonMalformedKubeconfig, "server %q is not a URL", c.Server)
+	}
+	if c.CertificateAuthority != "" {
+		return reject(ReasonLocalFileRefused, "certificate-authority refers to a file on the hub (%q); embed certificate-authority-data instead", c.CertificateAuthority)
+	}
+	if !policy.AllowInsecure {
+		if c.InsecureSkipTLSVerify {
+			return reject(ReasonInsecureRefused, "insecure-skip-tls-verify is refused; provide certificate-authority-data (or start the hub with --allow-insecure-members)")
+		}
+		if u.Scheme != "https" {
+			return reject(ReasonInsecureRefused, "server %q is not https; plain HTTP is refused (or start the hub with --allow-insecure-members)", c.Server)
+		}
+	}
+	return nil
+}
+
+func checkUser(u *clientcmdapi.AuthInfo, policy Policy) error {
+	var files []string
+	if u.ClientCertificate != "" {
+		files = append(files, "client-certificate")
+	}
+	if u.ClientKey != "" {
+		files = append(files, "client-key")
+	}
+	if u.TokenFile != "" {
+		files = append(files, "tokenFile")
+	}
+	if len(files) > 0 {
+		return reject(ReasonLocalFileRefused, "user refers to files on the hub (%s); embed the data (client-certificate-data, client-key-data, token) instead", strings.Join(files, ", "))
+	}
+	if !policy.AllowExecPlugins {
+		if u.Exec != nil {
+			return reject(ReasonExecPluginRefused, "exec credential plugin %q is refused: it would run a program on the hub (start the hub with --allow-exec-plugins to permit it)", u.Exec.Command)
+		}
+		if u.AuthProvider != nil {
+			return reject(ReasonExecPluginRefused, "auth-provider %q is refused (start the hub with --allow-exec-plugins to permit it)", u.AuthProvider.Name)
+		}
+	}
+	return nil
+}
+
+// Settings reads the per-member client annotations over the hub's defaults.
+func Settings(annotations map[string]string, defaults ClientSettings) (ClientSettings, error) {
+	s := defaults
+	var errs []error
+	if v, ok := annotations[AnnotationQPS]; ok {
+		f, err := strconv.ParseFloat(v, 32)
+		if err != nil || f <= 0 {
+			errs = append(errs, fmt.Errorf("%s=%q: want a positive number", AnnotationQPS, v))
+		} else {
+			s.QPS = float32(f)
+		}
+	}
+	if v, ok := annotations[AnnotationBurst]; ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			errs = append(errs, fmt.Errorf("%s=%q: want a positive integer", AnnotationBurst, v))
+		} else {
+			s.Burst = n
+		}
+	}
+	if v, ok := annotations[AnnotationTimeout]; ok {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("%s=%q: want a positive duration such as 15s", AnnotationTimeout, v))
+		} else {
+			s.RequestTimeout = d
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return defaults, reject(ReasonInvalidAnnotation, "%v", err)
+	}
+	return s, nil
+}
