@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -21,6 +22,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -55,6 +58,17 @@ type Fleet struct {
 // Start brings up a hub and the named members in parallel. Members get the
 // fleethub CRDs; the hub gets only its namespace. Call Stop when done.
 func Start(memberNames ...string) (*Fleet, error) {
+	return StartWith(Options{}, memberNames...)
+}
+
+// Options shape a test fleet.
+type Options struct {
+	// BareMembers get no fleethub CRDs.
+	BareMembers []string
+}
+
+// StartWith is Start with options.
+func StartWith(opts Options, memberNames ...string) (*Fleet, error) {
 	assets, err := BinaryAssets()
 	if err != nil {
 		return nil, err
@@ -70,7 +84,7 @@ func Start(memberNames ...string) (*Fleet, error) {
 		go func() {
 			defer wg.Done()
 			env := &envtest.Environment{BinaryAssetsDirectory: assets, ErrorIfCRDPathMissing: true}
-			if name != "hub" {
+			if name != "hub" && !slices.Contains(opts.BareMembers, name) {
 				env.CRDDirectoryPaths = []string{crds}
 			}
 			clusters[i], errs[i] = startCluster(name, env)
@@ -132,6 +146,21 @@ func (f *Fleet) Kubeconfig(member string) ([]byte, error) {
 		return nil, err
 	}
 	return u.KubeConfig()
+}
+
+// KubeconfigWithToken returns a kubeconfig for a member that authenticates
+// with token (which need not be valid).
+func (f *Fleet) KubeconfigWithToken(member, token string) ([]byte, error) {
+	c, ok := f.Members[member]
+	if !ok {
+		return nil, fmt.Errorf("no member %q", member)
+	}
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters[member] = &clientcmdapi.Cluster{Server: c.Config.Host, CertificateAuthorityData: c.Config.CAData}
+	kc.AuthInfos["user"] = &clientcmdapi.AuthInfo{Token: token}
+	kc.Contexts[member] = &clientcmdapi.Context{Cluster: member, AuthInfo: "user"}
+	kc.CurrentContext = member
+	return clientcmd.Write(*kc)
 }
 
 // Register creates (or replaces) the member's kubeconfig Secret on the hub.

@@ -1,0 +1,391 @@
+package kubeconfig_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/fleethub/fleethub/api/v1alpha1"
+	"github.com/fleethub/fleethub/pkg/fleettest"
+	"github.com/fleethub/fleethub/providers/kubeconfig"
+)
+
+var (
+	fleet     *fleettest.Fleet
+	mgr       *fleettest.Manager
+	setupOnce sync.Once
+	setupErr  error
+)
+
+const wait = 30 * time.Second
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if mgr != nil {
+		_ = mgr.Stop()
+	}
+	if fleet != nil {
+		fleet.Stop()
+	}
+	os.Exit(code)
+}
+
+// setup starts hub + members m1, m2 (with CRDs) and m3 (without), registers
+// m1 and m2, and runs the real manager.
+func setup(t *testing.T) {
+	t.Helper()
+	setupOnce.Do(func() {
+		fleettest.SetupLogging()
+		ctx := context.Background()
+		if fleet, setupErr = fleettest.StartWith(fleettest.Options{BareMembers: []string{"m3"}}, "m1", "m2", "m3"); setupErr != nil {
+			return
+		}
+		for _, name := range []string{"m1", "m2"} {
+			if setupErr = fleet.Register(ctx, name); setupErr != nil {
+				return
+			}
+		}
+		if mgr, setupErr = fleet.StartManager(fleettest.TestConfig()); setupErr != nil {
+			return
+		}
+		setupErr = mgr.WaitEngaged(ctx, "m1", "m2")
+	})
+	if setupErr != nil {
+		t.Fatalf("starting the test fleet: %v", setupErr)
+	}
+}
+
+func eventually(t *testing.T, check func() error) {
+	t.Helper()
+	if err := fleettest.Eventually(context.Background(), wait, check); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// annotations reads the member Secret's hub-written annotations.
+func annotations(name string) (map[string]string, error) {
+	s := &corev1.Secret{}
+	err := fleet.Hub.Client.Get(context.Background(), client.ObjectKey{Namespace: fleettest.HubNamespace, Name: name}, s)
+	return s.Annotations, err
+}
+
+func waitState(t *testing.T, name string, want kubeconfig.State, reason string) map[string]string {
+	t.Helper()
+	var got map[string]string
+	eventually(t, func() error {
+		a, err := annotations(name)
+		if err != nil {
+			return err
+		}
+		got = a
+		if a[kubeconfig.AnnotationState] != string(want) || (reason != "" && a[kubeconfig.AnnotationReason] != reason) {
+			return fmt.Errorf("member %s: state %q reason %q (%s), want %s %s", name, a[kubeconfig.AnnotationState], a[kubeconfig.AnnotationReason], a[kubeconfig.AnnotationMessage], want, reason)
+		}
+		if a[kubeconfig.AnnotationLastTransition] == "" {
+			return fmt.Errorf("no last-transition annotation")
+		}
+		return nil
+	})
+	return got
+}
+
+// reconciles proves a member is served: a new WebApp there gets its Deployment.
+func reconciles(t *testing.T, member string) {
+	t.Helper()
+	ctx := context.Background()
+	c := fleet.Members[member].Client
+	name := fmt.Sprintf("probe-%d", time.Now().UnixNano())
+	app := &v1alpha1.WebApp{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}, Spec: v1alpha1.WebAppSpec{Image: "nginx"}}
+	fleettest.Must(t, c.Create(ctx, app))
+	eventually(t, func() error {
+		return c.Get(ctx, client.ObjectKey{Namespace: "default", Name: name}, &appsv1.Deployment{})
+	})
+}
+
+func TestReadyMemberIsAnnotatedAndMeasured(t *testing.T) {
+	setup(t)
+	a := waitState(t, "m1", kubeconfig.StateReady, "Connected")
+	if !strings.Contains(a[kubeconfig.AnnotationKinds], "WebApp") {
+		t.Errorf("kinds annotation = %q", a[kubeconfig.AnnotationKinds])
+	}
+	if v, ok := gauge("fleethub_member_cluster_ready", "cluster", "m1"); !ok || v != 1 {
+		t.Errorf("fleethub_member_cluster_ready{cluster=m1} = %v (present %v), want 1", v, ok)
+	}
+	eventually(t, func() error {
+		if v, ok := gauge("fleethub_member_clusters", "state", "Ready"); !ok || v < 2 {
+			return fmt.Errorf("fleethub_member_clusters{state=Ready} = %v", v)
+		}
+		return nil
+	})
+	// An Event on the Secret recorded the transition.
+	eventually(t, func() error { return eventFor("m1", string(kubeconfig.StateReady)) })
+}
+
+func TestHostileKubeconfigsAreRejected(t *testing.T) {
+	setup(t)
+	ctx := context.Background()
+	good, err := fleet.KubeconfigWithToken("m1", "x")
+	fleettest.Must(t, err)
+	cases := map[string]struct {
+		data   []byte
+		reason string
+	}{
+		"exec":      {[]byte(strings.Replace(string(good), "token: x", "exec: {apiVersion: client.authentication.k8s.io/v1, command: /bin/sh, args: [-c, 'touch /tmp/pwned'], interactiveMode: Never}", 1)), kubeconfig.ReasonExecPluginRefused},
+		"tokenfile": {[]byte(strings.Replace(string(good), "token: x", "tokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token", 1)), kubeconfig.ReasonLocalFileRefused},
+		"insecure":  {[]byte(strings.Replace(string(good), "certificate-authority-data:", "insecure-skip-tls-verify: true\n    x-ca:", 1)), kubeconfig.ReasonInsecureRefused},
+		"garbage":   {[]byte("{{{{ not a kubeconfig"), kubeconfig.ReasonMalformedKubeconfig},
+		"oversized": {[]byte(strings.Repeat("#", kubeconfig.MaxKubeconfigBytes+1)), kubeconfig.ReasonOversizedKubeconfig},
+		"empty":     {nil, kubeconfig.ReasonMissingKubeconfig},
+	}
+	for name, tc := range cases {
+		secret := "hostile-" + name
+		fleettest.Must(t, fleet.PutSecret(ctx, secret, map[string][]byte{kubeconfig.SecretKey: tc.data}))
+		defer func() { _ = fleet.Unregister(ctx, secret) }()
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			waitState(t, "hostile-"+name, kubeconfig.StateRejected, tc.reason)
+			eventually(t, func() error { return eventFor("hostile-"+name, kubeconfig.ReasonInvalidKubeconfig) })
+		})
+	}
+	if _, err := os.Stat("/tmp/pwned"); err == nil {
+		t.Fatal("an exec plugin from a member Secret ran on the hub")
+	}
+	reconciles(t, "m1")
+}
+
+func TestWrongTokenIsUnauthorized(t *testing.T) {
+	setup(t)
+	ctx := context.Background()
+	kc, err := fleet.KubeconfigWithToken("m2", "not-a-valid-token")
+	fleettest.Must(t, err)
+	fleettest.Must(t, fleet.PutSecret(ctx, "m2-bad-token", map[string][]byte{kubeconfig.SecretKey: kc}))
+	defer func() { _ = fleet.Unregister(ctx, "m2-bad-token") }()
+	waitState(t, "m2-bad-token", kubeconfig.StateUnauthorized, "")
+	if v, ok := gauge("fleethub_member_cluster_ready", "cluster", "m2-bad-token"); !ok || v != 0 {
+		t.Errorf("ready gauge = %v (present %v), want 0", v, ok)
+	}
+}
+
+func TestMemberMissingCRDsIsEngagedWhenTheyArrive(t *testing.T) {
+	setup(t)
+	ctx := context.Background()
+	fleettest.Must(t, fleet.Register(ctx, "m3"))
+	defer func() { _ = fleet.Unregister(ctx, "m3") }()
+	a := waitState(t, "m3", kubeconfig.StateMissingCRDs, "CRDsNotInstalled")
+	if a[kubeconfig.AnnotationKinds] != "" {
+		t.Errorf("kinds = %q, want none", a[kubeconfig.AnnotationKinds])
+	}
+	reconciles(t, "m1") // others unaffected
+
+	// The WebApp CRD arrives: WebApp starts there without any restart.
+	_, err := envtest.InstallCRDs(fleet.Members["m3"].Config, envtest.CRDInstallOptions{
+		Paths: []string{filepath.Join("..", "..", "deploy", "crd", "bases", "app.54b3r.io_webapps.yaml")},
+	})
+	fleettest.Must(t, err)
+	eventually(t, func() error {
+		a, err := annotations("m3")
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(a[kubeconfig.AnnotationKinds], "WebApp") {
+			return fmt.Errorf("kinds = %q", a[kubeconfig.AnnotationKinds])
+		}
+		return nil
+	})
+	reconciles(t, "m3")
+}
+
+func TestUnreachableMemberRecovers(t *testing.T) {
+	setup(t)
+	ctx := context.Background()
+	// Reach m2 through a proxy we can cut, as a network partition would.
+	proxy, err := fleet.RegisterVia(ctx, "m2")
+	fleettest.Must(t, err)
+	defer func() {
+		_ = proxy.Restore()
+		fleettest.Must(t, fleet.Register(ctx, "m2"))
+	}()
+	waitState(t, "m2", kubeconfig.StateReady, "")
+	reconciles(t, "m2")
+
+	proxy.Cut()
+	waitState(t, "m2", kubeconfig.StateUnreachable, "")
+	eventually(t, func() error { return eventFor("m2", string(kubeconfig.StateUnreachable)) })
+	if v, _ := gauge("fleethub_member_cluster_ready", "cluster", "m2"); v != 0 {
+		t.Errorf("ready gauge = %v while unreachable", v)
+	}
+	reconciles(t, "m1") // the healthy member keeps converging
+
+	fleettest.Must(t, proxy.Restore())
+	waitState(t, "m2", kubeconfig.StateReady, "")
+	reconciles(t, "m2")
+}
+
+func TestCacheHoldsOnlyManagedObjects(t *testing.T) {
+	setup(t)
+	ctx := context.Background()
+	c := fleet.Members["m1"].Client
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "noise"}}
+	fleettest.Must(t, c.Create(ctx, ns))
+	const n = 150
+	for i := range n {
+		name := fmt.Sprintf("noise-%d", i)
+		fleettest.Must(t, c.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "noise"}, Data: map[string]string{"k": strings.Repeat("v", 1024)}}))
+		fleettest.Must(t, c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "noise"}, Data: map[string][]byte{"k": []byte("v")}}))
+		labels := map[string]string{"app": name}
+		fleettest.Must(t, c.Create(ctx, &appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "noise"},
+			Spec: appsv1.DeploymentSpec{
+				Selector: &metav1.LabelSelector{MatchLabels: labels},
+				Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "x"}}}},
+			},
+		}))
+	}
+	reconciles(t, "m1") // at least one managed Deployment exists
+
+	cl, err := mgr.Provider.Get(ctx, "m1")
+	fleettest.Must(t, err)
+	deps := &appsv1.DeploymentList{}
+	fleettest.Must(t, cl.GetCache().List(ctx, deps))
+	if len(deps.Items) == 0 {
+		t.Fatal("the cache holds no managed Deployment")
+	}
+	for _, d := range deps.Items {
+		if d.Labels[v1alpha1.LabelManagedBy] != v1alpha1.ManagedByValue {
+			t.Fatalf("the hub cached an unmanaged Deployment %s/%s", d.Namespace, d.Name)
+		}
+	}
+	for _, list := range []client.ObjectList{&corev1.ConfigMapList{}, &corev1.SecretList{}} {
+		fleettest.Must(t, cl.GetCache().List(ctx, list, client.InNamespace("noise")))
+		if items, _ := metaItems(list); items != 0 {
+			t.Errorf("the hub cached %d unmanaged %T", items, list)
+		}
+	}
+}
+
+func TestHubReadsOnlyItsOwnNamespace(t *testing.T) {
+	setup(t)
+	ctx := context.Background()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "elsewhere"}}
+	fleettest.Must(t, fleet.Hub.Client.Create(ctx, ns))
+	kc, err := fleet.Kubeconfig("m1")
+	fleettest.Must(t, err)
+	s := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "sneaky", Namespace: "elsewhere", Labels: map[string]string{kubeconfig.SecretLabel: "true"}},
+		Data:       map[string][]byte{kubeconfig.SecretKey: kc},
+	}
+	fleettest.Must(t, fleet.Hub.Client.Create(ctx, s))
+	time.Sleep(2 * time.Second)
+	if _, ok := mgr.Provider.Members()["sneaky"]; ok {
+		t.Fatal("a Secret outside the hub namespace was registered")
+	}
+}
+
+func TestRemovedMemberReleasesEverything(t *testing.T) {
+	setup(t)
+	ctx := context.Background()
+	settle := func() int {
+		var n int
+		for range 20 {
+			runtime.GC()
+			time.Sleep(100 * time.Millisecond)
+			n = runtime.NumGoroutine()
+		}
+		return n
+	}
+	base := settle()
+	for round := range 3 {
+		fleettest.Must(t, fleet.Register(ctx, "m3"))
+		fleettest.Must(t, mgr.WaitEngaged(ctx, "m3"))
+		if round == 0 {
+			if _, ok := gauge("fleethub_member_cluster_ready", "cluster", "m3"); !ok {
+				t.Fatal("no ready series for m3 while registered")
+			}
+		}
+		fleettest.Must(t, fleet.Unregister(ctx, "m3"))
+		eventually(t, func() error {
+			if _, ok := mgr.Provider.Members()["m3"]; ok {
+				return fmt.Errorf("m3 still registered")
+			}
+			return nil
+		})
+	}
+	if _, ok := gauge("fleethub_member_cluster_ready", "cluster", "m3"); ok {
+		t.Error("metrics series of a removed member remain")
+	}
+	// Three register/unregister rounds must not leave goroutines behind
+	// (a leaked cache alone holds dozens).
+	eventually(t, func() error {
+		if now := settle(); now > base+10 {
+			return fmt.Errorf("goroutines: %d before, %d after removing the member", base, now)
+		}
+		return nil
+	})
+}
+
+func eventFor(secret, reason string) error {
+	list := &eventsv1.EventList{}
+	if err := fleet.Hub.Client.List(context.Background(), list, client.InNamespace(fleettest.HubNamespace)); err != nil {
+		return err
+	}
+	for _, e := range list.Items {
+		if e.Regarding.Kind == "Secret" && e.Regarding.Name == secret && e.Reason == reason {
+			return nil
+		}
+	}
+	return fmt.Errorf("no %s Event for Secret %s", reason, secret)
+}
+
+// gauge reads one gauge series from controller-runtime's registry.
+func gauge(name, label, value string) (float64, bool) {
+	families, err := metrics.Registry.Gather()
+	if err != nil {
+		return 0, false
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			if hasLabel(m, label, value) {
+				return m.GetGauge().GetValue(), true
+			}
+		}
+	}
+	return 0, false
+}
+
+func hasLabel(m *dto.Metric, name, value string) bool {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name && l.GetValue() == value {
+			return true
+		}
+	}
+	return false
+}
+
+func metaItems(list client.ObjectList) (int, error) {
+	switch l := list.(type) {
+	case *corev1.ConfigMapList:
+		return len(l.Items), nil
+	case *corev1.SecretList:
+		return len(l.Items), nil
+	}
+	return 0, fmt.Errorf("unexpected %T", list)
+}

@@ -1,0 +1,97 @@
+package kubeconfig
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+const goodKubeconfig = `apiVersion: v1
+kind: Config
+clusters:
+- name: c
+  cluster:
+    server: https://member.example:6443
+    certificate-authority-data: Zm9v
+users:
+- name: u
+  user:
+    token: abc
+- name: other
+  user:
+    token: def
+contexts:
+- name: main
+  context: {cluster: c, user: u}
+- name: second
+  context: {cluster: c, user: other}
+current-context: main
+`
+
+func with(old, new string) []byte { return []byte(strings.Replace(goodKubeconfig, old, new, 1)) }
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name       string
+		raw        []byte
+		context    string
+		policy     Policy
+		wantReason string
+		wantToken  string
+	}{
+		{name: "valid", raw: []byte(goodKubeconfig), wantToken: "abc"},
+		{name: "context named by annotation", raw: []byte(goodKubeconfig), context: "second", wantToken: "def"},
+		{name: "unknown context", raw: []byte(goodKubeconfig), context: "nope", wantReason: ReasonContextNotFound},
+		{name: "no current context", raw: with("current-context: main", ""), wantReason: ReasonContextNotFound},
+		{name: "empty", raw: nil, wantReason: ReasonMissingKubeconfig},
+		{name: "garbage", raw: []byte("\x00\x01 not yaml ["), wantReason: ReasonMalformedKubeconfig},
+		{name: "oversized", raw: []byte(goodKubeconfig + "# " + strings.Repeat("x", MaxKubeconfigBytes)), wantReason: ReasonOversizedKubeconfig},
+		{name: "exec plugin", raw: with("token: abc", "exec: {apiVersion: client.authentication.k8s.io/v1, command: /bin/sh, args: [-c, id]}"), wantReason: ReasonExecPluginRefused},
+		{name: "exec plugin allowed", raw: with("token: abc", "exec: {apiVersion: client.authentication.k8s.io/v1, command: aws, interactiveMode: Never}"), policy: Policy{AllowExecPlugins: true}},
+		{name: "auth provider", raw: with("token: abc", "auth-provider: {name: oidc, config: {idp-issuer-url: https://x}}"), wantReason: ReasonExecPluginRefused},
+		{name: "token file", raw: with("token: abc", "tokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token"), wantReason: ReasonLocalFileRefused},
+		{name: "client cert file", raw: with("token: abc", "client-certificate: /etc/hub.crt\n    client-key: /etc/hub.key"), wantReason: ReasonLocalFileRefused},
+		{name: "CA file", raw: with("certificate-authority-data: Zm9v", "certificate-authority: /etc/ca.crt"), wantReason: ReasonLocalFileRefused},
+		{name: "insecure", raw: with("certificate-authority-data: Zm9v", "insecure-skip-tls-verify: true"), wantReason: ReasonInsecureRefused},
+		{name: "insecure allowed", raw: with("certificate-authority-data: Zm9v", "insecure-skip-tls-verify: true"), policy: Policy{AllowInsecure: true}, wantToken: "abc"},
+		{name: "plain http", raw: with("https://member", "http://member"), wantReason: ReasonInsecureRefused},
+		{name: "no server", raw: with("server: https://member.example:6443", "server: \"\""), wantReason: ReasonMalformedKubeconfig},
+		{name: "dangling user", raw: with("user: u}", "user: ghost}"), wantReason: ReasonMalformedKubeconfig},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Parse(tc.raw, tc.context, tc.policy)
+			if tc.wantReason != "" {
+				var rej *Rejection
+				if !errors.As(err, &rej) || rej.Reason != tc.wantReason || rej.Message == "" {
+					t.Fatalf("want rejection %s, got %v", tc.wantReason, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.wantToken != "" && cfg.BearerToken != tc.wantToken {
+				t.Errorf("token = %q, want %q", cfg.BearerToken, tc.wantToken)
+			}
+		})
+	}
+}
+
+func TestSettings(t *testing.T) {
+	def := ClientSettings{QPS: 50, Burst: 100, RequestTimeout: 30 * time.Second}
+	got, err := Settings(map[string]string{AnnotationQPS: "5.5", AnnotationBurst: "7", AnnotationTimeout: "3s"}, def)
+	if err != nil || got.QPS != 5.5 || got.Burst != 7 || got.RequestTimeout != 3*time.Second {
+		t.Errorf("Settings = %+v, %v", got, err)
+	}
+	if got, _ := Settings(nil, def); got != def {
+		t.Errorf("defaults not kept: %+v", got)
+	}
+	for _, bad := range []map[string]string{{AnnotationQPS: "-1"}, {AnnotationBurst: "lots"}, {AnnotationTimeout: "soon"}} {
+		var rej *Rejection
+		if _, err := Settings(bad, def); !errors.As(err, &rej) || rej.Reason != ReasonInvalidAnnotation {
+			t.Errorf("Settings(%v) = %v, want InvalidAnnotation", bad, err)
+		}
+	}
+}
