@@ -174,8 +174,13 @@ func (f *Fleet) Register(ctx context.Context, member string) error {
 
 // PutSecret writes a labelled member Secret with arbitrary data (for bad input tests).
 func (f *Fleet) PutSecret(ctx context.Context, name string, data map[string][]byte) error {
+	return f.PutSecretIn(ctx, HubNamespace, name, data)
+}
+
+// PutSecretIn is PutSecret in another hub namespace (for a second hub manager).
+func (f *Fleet) PutSecretIn(ctx context.Context, namespace, name string, data map[string][]byte) error {
 	s := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: HubNamespace, Labels: map[string]string{kubeconfig.SecretLabel: "true"}},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: map[string]string{kubeconfig.SecretLabel: "true"}},
 		Data:       data,
 	}
 	err := f.Hub.Client.Create(ctx, s)

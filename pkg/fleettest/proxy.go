@@ -127,3 +127,26 @@ func (f *Fleet) RegisterVia(ctx context.Context, member string) (*Proxy, error) 
 	}
 	return p, f.PutSecret(ctx, member, map[string][]byte{kubeconfig.SecretKey: out})
 }
+
+// BlackHole listens on a loopback port and accepts connections that it never
+// answers, like a member behind a firewall that drops replies.
+func BlackHole() (net.Listener, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		var held []net.Conn
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				for _, c := range held {
+					_ = c.Close()
+				}
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	return ln, nil
+}

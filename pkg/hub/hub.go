@@ -117,7 +117,8 @@ func New(hubCfg *rest.Config, cfg config.Config, opts Options) (mcmanager.Manage
 			o.Scheme = scheme
 			o.Cache = MemberCacheOptions()
 		}},
-		RESTConfig: opts.MemberRESTConfig,
+		RESTConfig:         opts.MemberRESTConfig,
+		SkipNameValidation: opts.SkipControllerNameValidation,
 	})
 
 	renew := 10 * time.Second

@@ -389,3 +389,83 @@ func metaItems(list client.ObjectList) (int, error) {
 	}
 	return 0, fmt.Errorf("unexpected %T", list)
 }
+
+// Two replicas against one hub: exactly one leads and engages members; when
+// it stops, the other takes over within the lease duration.
+func TestLeaderElectionFailover(t *testing.T) {
+	setup(t)
+	ctx := context.Background()
+	const ns = "fleethub-ha"
+	fleettest.Must(t, fleet.Hub.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
+	kc, err := fleet.Kubeconfig("m1")
+	fleettest.Must(t, err)
+	fleettest.Must(t, fleet.PutSecretIn(ctx, ns, "m1", map[string][]byte{kubeconfig.SecretKey: kc}))
+
+	cfg := fleettest.TestConfig()
+	cfg.HubNamespace = ns
+	cfg.LeaderElect = true
+	a, err := fleet.StartManager(cfg)
+	fleettest.Must(t, err)
+	b, err := fleet.StartManager(cfg)
+	fleettest.Must(t, err)
+	stopped := map[*fleettest.Manager]bool{}
+	defer func() {
+		for _, m := range []*fleettest.Manager{a, b} {
+			if !stopped[m] {
+				_ = m.Stop()
+			}
+		}
+	}()
+
+	var leader, follower *fleettest.Manager
+	eventually(t, func() error {
+		ea, eb := a.Provider.Members()["m1"], b.Provider.Members()["m1"]
+		switch {
+		case ea && eb:
+			return fmt.Errorf("both replicas engaged the member")
+		case ea:
+			leader, follower = a, b
+		case eb:
+			leader, follower = b, a
+		default:
+			return fmt.Errorf("no replica engaged the member yet")
+		}
+		return nil
+	})
+	// The follower stays passive while the leader holds the lease.
+	time.Sleep(3 * time.Second)
+	if len(follower.Provider.Members()) != 0 {
+		t.Fatalf("the follower registered members: %v", follower.Provider.Members())
+	}
+
+	fleettest.Must(t, leader.Stop())
+	stopped[leader] = true
+	start := time.Now()
+	eventually(t, func() error {
+		if !follower.Provider.Members()["m1"] {
+			return fmt.Errorf("the follower has not taken over")
+		}
+		return nil
+	})
+	if took := time.Since(start); took > 20*time.Second {
+		t.Errorf("takeover took %s, more than the 15s lease plus a probe", took)
+	}
+	t.Logf("takeover after %s", time.Since(start).Round(100*time.Millisecond))
+}
+
+// A member whose apiserver accepts connections but never answers must not
+// hold up anything: it is reported Unreachable after the engage deadline.
+func TestBlackHoleMemberTimesOut(t *testing.T) {
+	setup(t)
+	ctx := context.Background()
+	hole, err := fleettest.BlackHole()
+	fleettest.Must(t, err)
+	defer hole.Close()
+	kc, err := fleet.KubeconfigWithToken("m1", "x")
+	fleettest.Must(t, err)
+	kcs := strings.Replace(string(kc), fleet.Members["m1"].Config.Host, "https://"+hole.Addr().String(), 1)
+	fleettest.Must(t, fleet.PutSecret(ctx, "black-hole", map[string][]byte{kubeconfig.SecretKey: []byte(kcs)}))
+	defer func() { _ = fleet.Unregister(ctx, "black-hole") }()
+	reconciles(t, "m1") // meanwhile the others are served
+	waitState(t, "black-hole", kubeconfig.StateUnreachable, "Timeout")
+}

@@ -36,6 +36,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/cluster"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	mcbuilder "sigs.k8s.io/multicluster-runtime/pkg/builder"
 	mcmanager "sigs.k8s.io/multicluster-runtime/pkg/manager"
@@ -87,6 +88,8 @@ type Options struct {
 	// OnEngage, if set, runs after a member is connected and before its
 	// controllers start, e.g. to install CRDs. An error fails the attempt.
 	OnEngage func(ctx context.Context, name string, cl cluster.Cluster) error
+	// SkipNameValidation allows several providers in one process (tests).
+	SkipNameValidation bool
 }
 
 // Provider discovers members from kubeconfig Secrets and engages them.
@@ -157,6 +160,7 @@ func (p *Provider) SetupWithManager(mgr mcmanager.Manager) error {
 			// its label is disengaged too.
 			return o.GetNamespace() == p.opts.Namespace
 		}))).
+		WithOptions(controller.Options{SkipNameValidation: &p.opts.SkipNameValidation}).
 		Complete(p)
 }
 
