@@ -3,8 +3,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -12,7 +14,11 @@ import (
 	"github.com/fleethub/fleethub/pkg/config"
 	"github.com/fleethub/fleethub/pkg/hub"
 	"github.com/fleethub/fleethub/pkg/logging"
+	"github.com/fleethub/fleethub/pkg/tracing"
 )
+
+// version is stamped at build time (-ldflags -X main.version=...).
+var version = "dev"
 
 func main() {
 	if err := run(); err != nil {
@@ -40,10 +46,22 @@ func run() error {
 	}
 	restCfg.UserAgent = "fleethub-manager"
 
+	ctx := ctrl.SetupSignalHandler()
+	stopTracing, err := tracing.Setup(ctx, version)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = stopTracing(sctx)
+	}()
+
 	mgr, _, err := hub.New(restCfg, cfg, hub.Options{})
 	if err != nil {
 		return err
 	}
-	log.Info("Starting fleethub", "hubNamespace", cfg.HubNamespace, "leaderElection", cfg.LeaderElect, "resyncInterval", cfg.ResyncInterval.String())
-	return mgr.Start(ctrl.SetupSignalHandler())
+	log.Info("Starting fleethub", "version", version, "hubNamespace", cfg.HubNamespace, "leaderElection", cfg.LeaderElect,
+		"resyncInterval", cfg.ResyncInterval.String(), "tracing", tracing.Enabled(os.Getenv))
+	return mgr.Start(ctx)
 }

@@ -20,6 +20,7 @@ type Config struct {
 	ResyncInterval          time.Duration
 	MetricsAddr             string
 	ProbeAddr               string
+	PprofAddr               string
 	LeaderElect             bool
 	LeaderElectionID        string
 	LogLevel                string
@@ -84,6 +85,7 @@ func newFlagSet(c *Config, getenv func(string) string, out io.Writer) (*flag.Fla
 	fs.DurationVar(&c.ResyncInterval, "resync-interval", 10*time.Minute, "How often a converged object is reconciled again to catch unreported drift (reads only).")
 	fs.StringVar(&c.MetricsAddr, "metrics-bind-address", ":8080", "Address of the Prometheus metrics endpoint; \"0\" disables it.")
 	fs.StringVar(&c.ProbeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints; \"0\" disables them.")
+	fs.StringVar(&c.PprofAddr, "pprof-bind-address", "0", "Address of the net/http/pprof endpoints for profilers (e.g. Pyroscope scrapes); \"0\" (default) disables them.")
 	fs.BoolVar(&c.LeaderElect, "leader-elect", true, "Elect a leader through a Lease in the hub namespace so only one replica reconciles.")
 	fs.StringVar(&c.LeaderElectionID, "leader-election-id", "fleethub-leader", "Name of the leader election Lease.")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "Log level: debug, info, warn, error, or a verbosity number.")

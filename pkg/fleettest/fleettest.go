@@ -212,6 +212,7 @@ func TestConfig() config.Config {
 		ResyncInterval:          2 * time.Second,
 		MetricsAddr:             "0",
 		ProbeAddr:               "0",
+		PprofAddr:               "0",
 		LeaderElect:             false,
 		LeaderElectionID:        "fleethub-leader",
 		LogLevel:                "info",

@@ -28,6 +28,7 @@ import (
 	"github.com/fleethub/fleethub/api/v1alpha1"
 	"github.com/fleethub/fleethub/pkg/config"
 	"github.com/fleethub/fleethub/pkg/controller/webapp"
+	"github.com/fleethub/fleethub/pkg/metrics"
 	"github.com/fleethub/fleethub/providers/kubeconfig"
 )
 
@@ -119,6 +120,7 @@ func New(hubCfg *rest.Config, cfg config.Config, opts Options) (mcmanager.Manage
 		}},
 		RESTConfig:         opts.MemberRESTConfig,
 		SkipNameValidation: opts.SkipControllerNameValidation,
+		OnRemove:           metrics.ForgetCluster,
 	})
 
 	renew := 10 * time.Second
@@ -133,6 +135,7 @@ func New(hubCfg *rest.Config, cfg config.Config, opts Options) (mcmanager.Manage
 		},
 		Metrics:                       metricsserver.Options{BindAddress: cfg.MetricsAddr},
 		HealthProbeBindAddress:        cfg.ProbeAddr,
+		PprofBindAddress:              cfg.PprofAddr,
 		LeaderElection:                cfg.LeaderElect,
 		LeaderElectionID:              cfg.LeaderElectionID,
 		LeaderElectionNamespace:       cfg.HubNamespace,

@@ -88,6 +88,8 @@ type Options struct {
 	// OnEngage, if set, runs after a member is connected and before its
 	// controllers start, e.g. to install CRDs. An error fails the attempt.
 	OnEngage func(ctx context.Context, name string, cl cluster.Cluster) error
+	// OnRemove, if set, runs after a member is removed (e.g. to drop its metrics).
+	OnRemove func(name string)
 	// SkipNameValidation allows several providers in one process (tests).
 	SkipNameValidation bool
 }
@@ -335,6 +337,9 @@ func (p *Provider) remove(name, why string) {
 	}
 	<-m.done
 	p.metrics.forget(name)
+	if p.opts.OnRemove != nil {
+		p.opts.OnRemove(name)
+	}
 	p.log.Info("Member disengaged", "cluster", name, "why", why)
 }
 

@@ -3,6 +3,8 @@ package webapp_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -19,16 +21,22 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"go.opentelemetry.io/otel"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
 	"github.com/fleethub/fleethub/api/v1alpha1"
 	"github.com/fleethub/fleethub/pkg/fleettest"
 	"github.com/fleethub/fleethub/providers/kubeconfig"
 )
 
 var (
-	fleet     *fleettest.Fleet
-	mgr       *fleettest.Manager
-	setupOnce sync.Once
-	setupErr  error
+	spans       = tracetest.NewInMemoryExporter()
+	metricsAddr string
+	fleet       *fleettest.Fleet
+	mgr         *fleettest.Manager
+	setupOnce   sync.Once
+	setupErr    error
 )
 
 const wait = 30 * time.Second
@@ -59,7 +67,13 @@ func setup(t *testing.T) {
 				return
 			}
 		}
-		if mgr, setupErr = fleet.StartManager(fleettest.TestConfig()); setupErr != nil {
+		otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans)))
+		cfg := fleettest.TestConfig()
+		if metricsAddr, setupErr = fleettest.FreeAddr(); setupErr != nil {
+			return
+		}
+		cfg.MetricsAddr = metricsAddr
+		if mgr, setupErr = fleet.StartManager(cfg); setupErr != nil {
 			return
 		}
 		setupErr = mgr.WaitEngaged(ctx, "alpha", "beta")
@@ -513,4 +527,88 @@ func TestWebAppSchemaRejectsBadSpecs(t *testing.T) {
 	if get(t, "alpha", ns, "default-port", app).Spec.Port != 8080 {
 		t.Errorf("default port = %d", app.Spec.Port)
 	}
+}
+
+// The metrics endpoint serves per-cluster object and reconcile metrics with
+// the right labels, next to controller-runtime's and the member health ones.
+func TestMetricsEndpoint(t *testing.T) {
+	setup(t)
+	ctx := context.Background()
+	ns := namespace(t, "alpha")
+	c := fleet.Members["alpha"].Client
+	app := webApp(ns, "measured")
+	fleettest.Must(t, c.Create(ctx, app))
+	dep := waitFor(t, "alpha", ns, "measured", &appsv1.Deployment{})
+	setAvailable(t, "alpha", dep, 2)
+	eventually(t, func() error {
+		body, err := scrape()
+		if err != nil {
+			return err
+		}
+		for _, want := range []string{
+			`fleethub_managed_objects{cluster="alpha",kind="WebApp"}`,
+			`fleethub_ready_objects{cluster="alpha",kind="WebApp"}`,
+			`fleethub_reconcile_total{cluster="alpha",kind="WebApp",result="success"}`,
+			`fleethub_reconcile_duration_seconds_bucket{cluster="beta",kind="WebApp"`,
+			`fleethub_member_cluster_ready{cluster="alpha"} 1`,
+			`controller_runtime_reconcile_total{controller="webapp",result="success"}`,
+		} {
+			if !strings.Contains(body, want) {
+				return fmt.Errorf("/metrics lacks %s", want)
+			}
+		}
+		return nil
+	})
+}
+
+func scrape() (string, error) {
+	resp, err := http.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
+// Every reconcile is a span carrying the cluster, with child spans per phase.
+func TestReconcileIsTraced(t *testing.T) {
+	setup(t)
+	ctx := context.Background()
+	ns := namespace(t, "beta")
+	fleettest.Must(t, fleet.Members["beta"].Client.Create(ctx, webApp(ns, "traced")))
+	waitFor(t, "beta", ns, "traced", &appsv1.Deployment{})
+	eventually(t, func() error {
+		var root *tracetest.SpanStub
+		all := spans.GetSpans()
+		for i := range all {
+			s := &all[i]
+			if s.Name != "Reconcile WebApp" {
+				continue
+			}
+			attrs := map[string]string{}
+			for _, a := range s.Attributes {
+				attrs[string(a.Key)] = a.Value.Emit()
+			}
+			if attrs["fleethub.cluster"] == "beta" && attrs["k8s.namespace.name"] == ns && attrs["fleethub.name"] == "traced" {
+				root = s
+				break
+			}
+		}
+		if root == nil {
+			return fmt.Errorf("no Reconcile WebApp span for beta/%s/traced", ns)
+		}
+		phases := map[string]bool{}
+		for _, s := range all {
+			if s.Parent.SpanID() == root.SpanContext.SpanID() {
+				phases[s.Name] = true
+			}
+		}
+		for _, p := range []string{"get", "children", "status"} {
+			if !phases[p] {
+				return fmt.Errorf("phase span %q missing under the reconcile span (have %v)", p, phases)
+			}
+		}
+		return nil
+	})
 }

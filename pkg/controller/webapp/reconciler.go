@@ -27,6 +27,9 @@ import (
 	"github.com/fleethub/fleethub/api/v1alpha1"
 	"github.com/fleethub/fleethub/pkg/apply"
 	"github.com/fleethub/fleethub/pkg/logging"
+	"github.com/fleethub/fleethub/pkg/metrics"
+	"github.com/fleethub/fleethub/pkg/observe"
+	"github.com/fleethub/fleethub/pkg/tracing"
 )
 
 // Member-cluster permissions of the hub identity (deploy/member/rbac).
@@ -61,8 +64,11 @@ func (r *Reconciler) SetupWithManager(mgr mcmanager.Manager, opts controller.Typ
 }
 
 // Reconcile brings one WebApp's children in line with its spec and reports status.
-func (r *Reconciler) Reconcile(ctx context.Context, req mcreconcile.Request) (ctrl.Result, error) {
+func (r *Reconciler) Reconcile(ctx context.Context, req mcreconcile.Request) (res ctrl.Result, err error) {
+	ctx, done := observe.Reconcile(ctx, "WebApp", req)
+	defer func() { done(res, err) }()
 	log := ctrl.LoggerFrom(ctx)
+	cluster := req.ClusterName.String()
 	cl, err := r.Manager.GetCluster(ctx, req.ClusterName)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -71,12 +77,22 @@ func (r *Reconciler) Reconcile(ctx context.Context, req mcreconcile.Request) (ct
 	rec := cl.GetEventRecorder("fleethub")
 
 	app := &v1alpha1.WebApp{}
-	if err := c.Get(ctx, req.NamespacedName, app); err != nil {
+	_, span := observe.Phase(ctx, "get")
+	err = c.Get(ctx, req.NamespacedName, app)
+	tracing.End(span, client.IgnoreNotFound(err))
+	if err != nil {
+		if apierrors.IsNotFound(err) {
+			metrics.Forget(cluster, "WebApp", req.String())
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 
 	if !app.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, r.finalize(ctx, c, rec, app)
+		err := r.finalize(ctx, c, rec, app)
+		if err == nil {
+			metrics.Forget(cluster, "WebApp", req.String())
+		}
+		return ctrl.Result{}, err
 	}
 
 	if !controllerutil.ContainsFinalizer(app, v1alpha1.Finalizer) {
@@ -87,15 +103,21 @@ func (r *Reconciler) Reconcile(ctx context.Context, req mcreconcile.Request) (ct
 		}
 	}
 
-	obs, applyErr := r.ensureChildren(ctx, c, rec, app)
+	cctx, span := observe.Phase(ctx, "children")
+	obs, applyErr := r.ensureChildren(cctx, c, rec, app)
+	tracing.End(span, applyErr)
 	obs.ApplyErr = applyErr
 
 	wasReady := readyStatus(app.Status.Conditions)
 	status := computeStatus(app, obs, metav1.Now())
+	metrics.Observe(cluster, "WebApp", req.String(), readyStatus(status.Conditions) == metav1.ConditionTrue)
 	if !equality.Semantic.DeepEqual(app.Status, status) {
 		orig := app.DeepCopy()
 		app.Status = status
-		if err := c.Status().Patch(ctx, app, client.MergeFrom(orig)); err != nil {
+		sctx, span := observe.Phase(ctx, "status")
+		err := c.Status().Patch(sctx, app, client.MergeFrom(orig))
+		tracing.End(span, err)
+		if err != nil {
 			return ctrl.Result{}, errors.Join(applyErr, fmt.Errorf("writing status: %w", err))
 		}
 		if now := readyStatus(status.Conditions); now != wasReady {

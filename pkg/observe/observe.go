@@ -1,0 +1,46 @@
+// Package observe instruments one reconcile: a trace span carrying the member
+// cluster, namespace and name, and the per-cluster reconcile metrics.
+package observe
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+	ctrl "sigs.k8s.io/controller-runtime"
+	mcreconcile "sigs.k8s.io/multicluster-runtime/pkg/reconcile"
+
+	"github.com/fleethub/fleethub/pkg/metrics"
+	"github.com/fleethub/fleethub/pkg/tracing"
+)
+
+// Reconcile starts the reconcile span of kind for req. Call the returned
+// function with the reconcile's outcome when it ends:
+//
+//	ctx, done := observe.Reconcile(ctx, "WebApp", req)
+//	defer func() { done(res, err) }()
+func Reconcile(ctx context.Context, kind string, req mcreconcile.Request) (context.Context, func(ctrl.Result, error)) {
+	start := time.Now()
+	cluster := req.ClusterName.String()
+	ctx, span := tracing.Start(ctx, "Reconcile "+kind,
+		attribute.String("fleethub.cluster", cluster),
+		attribute.String("k8s.namespace.name", req.Namespace),
+		attribute.String("fleethub.name", req.Name),
+		attribute.String("fleethub.kind", kind))
+	return ctx, func(_ ctrl.Result, err error) {
+		result := metrics.ResultSuccess
+		if err != nil {
+			result = metrics.ResultError
+		}
+		span.SetAttributes(attribute.String("fleethub.result", result))
+		tracing.End(span, err)
+		metrics.ObserveReconcile(cluster, kind, result, time.Since(start).Seconds())
+	}
+}
+
+// Phase starts a child span for one phase of a reconcile (get, children,
+// status, a DNS API call). End it with tracing.End(span, err).
+func Phase(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
+	return tracing.Start(ctx, name, attrs...)
+}
