@@ -484,6 +484,19 @@ func TestErrors(t *testing.T) {
 			t.Errorf("failed registration left Secret %s", s.Name)
 		}
 	}
+	t.Run("unregister with the member unreachable deletes nothing", func(t *testing.T) {
+		fleettest.Must(t, fleet.PutSecret(ctx, "gone", map[string][]byte{kubeconfig.SecretKey: []byte("x")}))
+		member := load(t, m1)
+		member.Host = "https://127.0.0.1:1"
+		err := registration.Unregister(ctx, registration.UnregisterOptions{Name: "gone", Hub: load(t, "hub"), Member: member})
+		expect(t, err, "cannot reach the member cluster", "nothing was deleted", "--hub-only")
+		fleettest.Must(t, fleet.Hub.Client.Get(ctx, client.ObjectKey{Namespace: fleettest.HubNamespace, Name: "gone"}, &corev1.Secret{}))
+		// --hub-only: the Secret goes, the member is not contacted.
+		fleettest.Must(t, registration.Unregister(ctx, registration.UnregisterOptions{Name: "gone", Hub: load(t, "hub")}))
+		if err := fleet.Hub.Client.Get(ctx, client.ObjectKey{Namespace: fleettest.HubNamespace, Name: "gone"}, &corev1.Secret{}); !apierrors.IsNotFound(err) {
+			t.Errorf("hub-only unregister left the Secret: %v", err)
+		}
+	})
 	t.Run("unregister refuses a Secret that is not a member", func(t *testing.T) {
 		plain := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "plain", Namespace: fleettest.HubNamespace}}
 		fleettest.Must(t, fleet.Hub.Client.Create(ctx, plain))

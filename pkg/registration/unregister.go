@@ -58,7 +58,7 @@ func Unregister(ctx context.Context, o UnregisterOptions) error {
 	var mc client.Client
 	if o.Member != nil {
 		if err := checkReachable(member); err != nil {
-			return err
+			return fmt.Errorf("%w; nothing was deleted (a member that is gone can be removed from the hub alone: --hub-only)", err)
 		}
 		var err error
 		if mc, err = client.New(o.Member, client.Options{Scheme: scheme()}); err != nil {
