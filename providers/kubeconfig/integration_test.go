@@ -15,12 +15,14 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/fleethub/fleethub/api/v1alpha1"
+	"github.com/fleethub/fleethub/deploy"
 	"github.com/fleethub/fleethub/pkg/fleettest"
 	"github.com/fleethub/fleethub/providers/kubeconfig"
 )
@@ -52,7 +54,7 @@ func setup(t *testing.T) {
 	setupOnce.Do(func() {
 		fleettest.SetupLogging()
 		ctx := context.Background()
-		if fleet, setupErr = fleettest.StartWith(fleettest.Options{BareMembers: []string{"m3"}}, "m1", "m2", "m3"); setupErr != nil {
+		if fleet, setupErr = fleettest.StartWith(fleettest.Options{BareMembers: []string{"m3", "m4"}}, "m1", "m2", "m3", "m4"); setupErr != nil {
 			return
 		}
 		for _, name := range []string{"m1", "m2"} {
@@ -468,4 +470,35 @@ func TestBlackHoleMemberTimesOut(t *testing.T) {
 	defer func() { _ = fleet.Unregister(ctx, "black-hole") }()
 	reconciles(t, "m1") // meanwhile the others are served
 	waitState(t, "black-hole", kubeconfig.StateUnreachable, "Timeout")
+}
+
+// With --install-crds the hub installs its own CRDs in a member that has none,
+// and the member becomes Ready with every kind engaged.
+func TestInstallCRDs(t *testing.T) {
+	setup(t)
+	ctx := context.Background()
+	const ns = "fleethub-installs"
+	fleettest.Must(t, fleet.Hub.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
+	kc, err := fleet.Kubeconfig("m4")
+	fleettest.Must(t, err)
+	fleettest.Must(t, fleet.PutSecretIn(ctx, ns, "m4", map[string][]byte{kubeconfig.SecretKey: kc}))
+	cfg := fleettest.TestConfig()
+	cfg.HubNamespace = ns
+	cfg.InstallCRDs = true
+	m, err := fleet.StartManager(cfg)
+	fleettest.Must(t, err)
+	defer func() { _ = m.Stop() }()
+	eventually(t, func() error {
+		st, kinds, _ := m.Provider.MemberState("m4")
+		if st != kubeconfig.StateReady {
+			return fmt.Errorf("m4 is %s with kinds %v", st, kinds)
+		}
+		return nil
+	})
+	crds, err := deploy.CRDObjects()
+	fleettest.Must(t, err)
+	for _, crd := range crds {
+		got := &apiextensionsv1.CustomResourceDefinition{}
+		fleettest.Must(t, fleet.Members["m4"].Client.Get(ctx, client.ObjectKey{Name: crd.GetName()}, got))
+	}
 }

@@ -75,8 +75,18 @@ func (p *Provider) run(ctx context.Context, m *member, cfg *rest.Config, setting
 		return
 	}
 	backoff := p.newBackoff()
+	missing := true // until a probe finds every kind
 	for {
+		if missing && p.opts.InstallCRDs != nil {
+			ictx, cancel := context.WithTimeout(ctx, p.opts.EngageTimeout)
+			if err := p.opts.InstallCRDs(ictx, cfg); err != nil && ctx.Err() == nil {
+				log.Error(err, "Installing fleethub CRDs in the member failed")
+				p.recorder.Eventf(m.secret, nil, corev1.EventTypeWarning, "InstallCRDsFailed", "InstallCRDs", "%s", truncate(err.Error(), 900))
+			}
+			cancel()
+		}
 		st, kinds := p.probe(ctx, dc)
+		missing = st.State != StateReady
 		if ctx.Err() != nil {
 			return
 		}

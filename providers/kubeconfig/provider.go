@@ -88,6 +88,9 @@ type Options struct {
 	// OnEngage, if set, runs after a member is connected and before its
 	// controllers start, e.g. to install CRDs. An error fails the attempt.
 	OnEngage func(ctx context.Context, name string, cl cluster.Cluster) error
+	// InstallCRDs, if set, is called while a member lacks some kinds, before
+	// each probe, to install them (the hub's --install-crds).
+	InstallCRDs func(ctx context.Context, cfg *rest.Config) error
 	// OnRemove, if set, runs after a member is removed (e.g. to drop its metrics).
 	OnRemove func(name string)
 	// SkipNameValidation allows several providers in one process (tests).
@@ -182,6 +185,11 @@ func (p *Provider) Start(ctx context.Context, aware multicluster.Aware) error {
 		p.remove(n, "manager stopping")
 	}
 	return nil
+}
+
+// InstallCRDs sets Options.InstallCRDs; call it before the manager starts.
+func (p *Provider) InstallCRDs(install func(ctx context.Context, cfg *rest.Config) error) {
+	p.opts.InstallCRDs = install
 }
 
 // Get returns an engaged member. A member that is connecting, unreachable or
