@@ -34,10 +34,7 @@ type Config struct {
 	AllowExecPlugins        bool
 	AllowInsecureMembers    bool
 	InstallCRDs             bool
-	PostgresImageRepository string
 	Kubeconfig              string
-	// DNS configures DomainManagers (flags --dns-*).
-	DNS DNSConfig
 }
 
 // EnvPrefix starts every environment variable fleethub reads.
@@ -103,9 +100,7 @@ func newFlagSet(c *Config, getenv func(string) string, out io.Writer) (*flag.Fla
 	fs.BoolVar(&c.AllowExecPlugins, "allow-exec-plugins", false, "Allow exec and auth-provider plugins in member kubeconfigs. Risky: a Secret could run programs on the hub.")
 	fs.BoolVar(&c.InstallCRDs, "install-crds", false, "Server-side apply fleethub's own CRDs to members that lack them (needs deploy/member/crd-installer.yaml in each member).")
 	fs.BoolVar(&c.AllowInsecureMembers, "allow-insecure-members", false, "Allow member kubeconfigs with insecure-skip-tls-verify or plain http. Risky: the connection can be intercepted.")
-	fs.StringVar(&c.PostgresImageRepository, "postgres-image-repository", "postgres", "Image repository of SimpleDB's PostgreSQL, without tag: the tag is the SimpleDB's major version (e.g. postgres:17). Point it at a mirror for air-gapped members.")
 	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", "Kubeconfig of the hub cluster; in-cluster config or $KUBECONFIG when empty.")
-	registerDNSFlags(fs, &c.DNS)
 
 	// Environment first, so that flags given on the command line override it.
 	var envErrs []error
