@@ -90,14 +90,7 @@ func computeStatus(app *v1alpha1.WebApp, obs observed, now metav1.Time) v1alpha1
 }
 
 func readyCondition(app *v1alpha1.WebApp, conds []metav1.Condition, obs observed) metav1.Condition {
-	find := func(t string) metav1.Condition {
-		for _, c := range conds {
-			if c.Type == t {
-				return c
-			}
-		}
-		return metav1.Condition{}
-	}
+	find := func(t string) metav1.Condition { return findCondition(conds, t) }
 	if d := find(v1alpha1.ConditionDegraded); d.Status == metav1.ConditionTrue {
 		return conditions.False(v1alpha1.ConditionReady, d.Reason, d.Message)
 	}
