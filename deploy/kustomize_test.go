@@ -85,11 +85,16 @@ func build(t *testing.T, dir string) []*unstructured.Unstructured {
 	}
 	var out []*unstructured.Unstructured
 	for _, r := range rm.Resources() {
-		m, err := r.Map()
+		// Through JSON, so numbers are int64/float64 as in any decoded object.
+		raw, err := r.MarshalJSON()
 		if err != nil {
 			t.Fatalf("kustomize build %s: %s: %v", dir, r.CurId(), err)
 		}
-		out = append(out, &unstructured.Unstructured{Object: m})
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON(raw); err != nil {
+			t.Fatalf("kustomize build %s: %s: %v", dir, r.CurId(), err)
+		}
+		out = append(out, u)
 	}
 	if len(out) == 0 {
 		t.Fatalf("kustomize build %s: no objects", dir)
