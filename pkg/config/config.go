@@ -34,6 +34,7 @@ type Config struct {
 	AllowExecPlugins        bool
 	AllowInsecureMembers    bool
 	InstallCRDs             bool
+	PostgresImageRepository string
 	Kubeconfig              string
 }
 
@@ -100,6 +101,7 @@ func newFlagSet(c *Config, getenv func(string) string, out io.Writer) (*flag.Fla
 	fs.BoolVar(&c.AllowExecPlugins, "allow-exec-plugins", false, "Allow exec and auth-provider plugins in member kubeconfigs. Risky: a Secret could run programs on the hub.")
 	fs.BoolVar(&c.InstallCRDs, "install-crds", false, "Server-side apply fleethub's own CRDs to members that lack them (needs deploy/member/crd-installer.yaml in each member).")
 	fs.BoolVar(&c.AllowInsecureMembers, "allow-insecure-members", false, "Allow member kubeconfigs with insecure-skip-tls-verify or plain http. Risky: the connection can be intercepted.")
+	fs.StringVar(&c.PostgresImageRepository, "postgres-image-repository", "postgres", "Image repository of SimpleDB's PostgreSQL, without tag: the tag is the SimpleDB's major version (e.g. postgres:17). Point it at a mirror for air-gapped members.")
 	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", "Kubeconfig of the hub cluster; in-cluster config or $KUBECONFIG when empty.")
 
 	// Environment first, so that flags given on the command line override it.
@@ -139,12 +141,30 @@ func (c Config) Validate() error {
 	if c.MemberQPS <= 0 || c.MemberBurst < 1 {
 		errs = append(errs, fmt.Errorf("member-qps and member-burst must be positive, got %v and %d", c.MemberQPS, c.MemberBurst))
 	}
+	if err := validateImageRepository(c.PostgresImageRepository); err != nil {
+		errs = append(errs, fmt.Errorf("postgres-image-repository: %w", err))
+	}
 	switch strings.ToLower(c.LogFormat) {
 	case "json", "text", "console":
 	default:
 		errs = append(errs, fmt.Errorf("log-format must be json or text, got %q", c.LogFormat))
 	}
 	return errors.Join(errs...)
+}
+
+// validateImageRepository accepts an image reference without tag or digest,
+// such as "postgres" or "registry.example.com:5000/mirror/postgres".
+func validateImageRepository(repo string) error {
+	last := repo[strings.LastIndex(repo, "/")+1:]
+	switch {
+	case repo == "":
+		return errors.New("must not be empty")
+	case strings.ContainsAny(repo, " \t\n@"):
+		return fmt.Errorf("%q must not contain whitespace or a digest", repo)
+	case strings.Contains(last, ":"):
+		return fmt.Errorf("%q must not carry a tag: fleethub tags it with the PostgreSQL major version", repo)
+	}
+	return nil
 }
 
 func lookup(getenv func(string) string, name string) (string, bool) {

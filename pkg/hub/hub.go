@@ -28,6 +28,7 @@ import (
 
 	"github.com/fleethub/fleethub/api/v1alpha1"
 	"github.com/fleethub/fleethub/pkg/config"
+	"github.com/fleethub/fleethub/pkg/controller/simpledb"
 	"github.com/fleethub/fleethub/pkg/controller/webapp"
 	"github.com/fleethub/fleethub/pkg/metrics"
 	"github.com/fleethub/fleethub/providers/kubeconfig"
@@ -99,6 +100,9 @@ func New(hubCfg *rest.Config, cfg config.Config, opts Options) (mcmanager.Manage
 	kinds := []kind{
 		{resource: "webapps", kind: "WebApp", setup: func(engage mcbuilder.EngageOptions) error {
 			return (&webapp.Reconciler{Manager: mgr, ResyncInterval: cfg.ResyncInterval}).SetupWithManager(mgr, ctrlOpts, engage)
+		}},
+		{resource: "simpledbs", kind: "SimpleDB", setup: func(engage mcbuilder.EngageOptions) error {
+			return (&simpledb.Reconciler{Manager: mgr, ResyncInterval: cfg.ResyncInterval, ImageRepository: cfg.PostgresImageRepository}).SetupWithManager(mgr, ctrlOpts, engage)
 		}},
 	}
 	resources := map[string]string{}
