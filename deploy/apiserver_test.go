@@ -488,8 +488,9 @@ func metricsExported(t *testing.T) error {
 		exported[mf.GetName()] = labels
 	}
 	notHere := map[string]string{
-		"up":                            "written by Prometheus",
-		"domainmanager_api_calls_total": "needs a call to a DNS provider",
+		"up":                                   "written by Prometheus",
+		"domainmanager_api_calls_total":        "needs a call to a DNS provider",
+		"domainmanager_api_rate_limited_total": "needs a 429 from a DNS provider",
 	}
 	mon := buildSet(t, "monitoring")
 	var exprs []string
