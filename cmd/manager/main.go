@@ -4,6 +4,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"time"
@@ -22,6 +24,9 @@ var version = "dev"
 
 func main() {
 	if err := run(); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return // usage was printed
+		}
 		fmt.Fprintln(os.Stderr, "fleethub:", err)
 		os.Exit(1)
 	}

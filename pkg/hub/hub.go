@@ -36,6 +36,8 @@ import (
 
 // Hub permissions of the manager itself (deploy/rbac): its leader Lease.
 // +kubebuilder:rbac:groups=coordination.k8s.io,namespace=fleethub-system,resources=leases,verbs=get;list;watch;create;update;patch;delete
+// Leader election reports "became leader" through the core Events API.
+// +kubebuilder:rbac:groups="",namespace=fleethub-system,resources=events,verbs=create;patch
 
 // Options are hooks for embedding the hub (tests, benchmarks).
 type Options struct {
