@@ -36,6 +36,8 @@ type Config struct {
 	InstallCRDs             bool
 	PostgresImageRepository string
 	Kubeconfig              string
+	// DNS configures DomainManagers (flags --dns-*).
+	DNS DNSConfig
 }
 
 // EnvPrefix starts every environment variable fleethub reads.
@@ -103,6 +105,7 @@ func newFlagSet(c *Config, getenv func(string) string, out io.Writer) (*flag.Fla
 	fs.BoolVar(&c.AllowInsecureMembers, "allow-insecure-members", false, "Allow member kubeconfigs with insecure-skip-tls-verify or plain http. Risky: the connection can be intercepted.")
 	fs.StringVar(&c.PostgresImageRepository, "postgres-image-repository", "postgres", "Image repository of SimpleDB's PostgreSQL, without tag: the tag is the SimpleDB's major version (e.g. postgres:17). Point it at a mirror for air-gapped members.")
 	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", "Kubeconfig of the hub cluster; in-cluster config or $KUBECONFIG when empty.")
+	registerDNSFlags(fs, &c.DNS)
 
 	// Environment first, so that flags given on the command line override it.
 	var envErrs []error
@@ -149,6 +152,7 @@ func (c Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("log-format must be json or text, got %q", c.LogFormat))
 	}
+	errs = append(errs, c.DNS.validate()...)
 	return errors.Join(errs...)
 }
 

@@ -25,8 +25,15 @@ var APICalls = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Help: "Requests to the DNS provider API by operation, status (success|failure) and the member cluster served (empty for shared calls).",
 }, []string{"operation", "status", "cluster"})
 
+// RateLimited counts the provider's rate-limit answers (HTTP 429) by
+// operation; each is also a failure in APICalls.
+var RateLimited = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "domainmanager_api_rate_limited_total",
+	Help: "DNS provider API answers that rate-limited the hub (HTTP 429), by operation.",
+}, []string{"operation"})
+
 func init() {
-	metrics.Registry.MustRegister(APICalls)
+	metrics.Registry.MustRegister(APICalls, RateLimited)
 }
 
 // ObserveCall counts one API call; cluster comes from ctx (see WithCluster)

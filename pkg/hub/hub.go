@@ -103,6 +103,9 @@ func New(hubCfg *rest.Config, cfg config.Config, opts Options) (mcmanager.Manage
 		{resource: "webapps", kind: "WebApp", setup: func(engage mcbuilder.EngageOptions) error {
 			return (&webapp.Reconciler{Manager: mgr, ResyncInterval: cfg.ResyncInterval}).SetupWithManager(mgr, ctrlOpts, engage)
 		}},
+		{resource: "domainmanagers", kind: "DomainManager", setup: func(engage mcbuilder.EngageOptions) error {
+			return setupDomainManager(mgr, cfg, ctrlOpts, engage)
+		}},
 		{resource: "simpledbs", kind: "SimpleDB", setup: func(engage mcbuilder.EngageOptions) error {
 			return (&simpledb.Reconciler{Manager: mgr, ResyncInterval: cfg.ResyncInterval, ImageRepository: cfg.PostgresImageRepository}).SetupWithManager(mgr, ctrlOpts, engage)
 		}},

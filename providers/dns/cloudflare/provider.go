@@ -80,6 +80,7 @@ type Provider struct {
 	authFailedAt time.Time
 	authErr      error
 	blockedUntil time.Time
+	probing      chan struct{} // closed when the probe after a cooldown has its answer
 
 	zonesMu   sync.Mutex // serializes zone list loads
 	zones     []dns.Zone
@@ -204,32 +205,64 @@ func (p *Provider) SetCredentials(data map[string][]byte) bool {
 }
 
 // client returns the API client for a call, or the error that makes calling
-// pointless: no credentials, a rejected token, or a rate-limit cooldown.
-func (p *Provider) client(op string) (*cf.API, uint64, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	now := time.Now()
-	switch {
-	case p.api == nil:
-		return nil, 0, &dns.Error{Kind: dns.KindCredentialsMissing, Op: op, Err: errors.New(p.credErr)}
-	case now.Before(p.blockedUntil):
-		wait := p.blockedUntil.Sub(now)
-		return nil, 0, &dns.Error{Kind: dns.KindRateLimited, Op: op, RetryAfter: wait,
-			Err: fmt.Errorf("Cloudflare rate limit: not calling for another %s", wait.Round(time.Second))}
-	case p.authErr != nil && now.Sub(p.authFailedAt) < p.opts.AuthRecheck:
-		return nil, 0, &dns.Error{Kind: dns.KindAuth, Op: op, Err: p.authErr}
+// pointless: no credentials, a rejected token, or a rate-limit cooldown. The
+// first call after a cooldown probes alone (probe is true); calls meanwhile
+// wait for its answer, so a lifted limit is not hit by every caller at once.
+func (p *Provider) client(ctx context.Context, op string) (api *cf.API, gen uint64, probe bool, err error) {
+	for {
+		p.mu.Lock()
+		now := time.Now()
+		switch {
+		case p.api == nil:
+			p.mu.Unlock()
+			return nil, 0, false, &dns.Error{Kind: dns.KindCredentialsMissing, Op: op, Err: errors.New(p.credErr)}
+		case now.Before(p.blockedUntil):
+			wait := p.blockedUntil.Sub(now)
+			p.mu.Unlock()
+			return nil, 0, false, &dns.Error{Kind: dns.KindRateLimited, Op: op, RetryAfter: wait,
+				Err: fmt.Errorf("Cloudflare rate limit: not calling for another %s", wait.Round(time.Second))}
+		case p.authErr != nil && now.Sub(p.authFailedAt) < p.opts.AuthRecheck:
+			authErr := p.authErr
+			p.mu.Unlock()
+			return nil, 0, false, &dns.Error{Kind: dns.KindAuth, Op: op, Err: authErr}
+		case p.probing != nil:
+			ch := p.probing
+			p.mu.Unlock()
+			select {
+			case <-ch:
+				continue
+			case <-ctx.Done():
+				return nil, 0, false, &dns.Error{Kind: dns.KindTransient, Op: op, Err: ctx.Err()}
+			}
+		case !p.blockedUntil.IsZero():
+			p.probing = make(chan struct{})
+			probe = true
+		}
+		api, gen = p.api, p.gen
+		p.mu.Unlock()
+		return api, gen, probe, nil
 	}
-	return p.api, p.gen, nil
 }
 
 // do runs one cloudflare-go call and classifies its outcome.
 func (p *Provider) do(ctx context.Context, op string, shared bool, fn func(ctx context.Context, api *cf.API) error) error {
-	api, gen, err := p.client(op)
+	api, gen, probe, err := p.client(ctx, op)
 	if err != nil {
 		return err
 	}
 	info := &callInfo{op: op, shared: shared}
 	err = classify(op, fn(withCallInfo(ctx, info), api), info)
+	if probe {
+		defer func() {
+			p.mu.Lock()
+			if dns.KindOf(err) != dns.KindRateLimited {
+				p.blockedUntil = time.Time{}
+			}
+			close(p.probing)
+			p.probing = nil
+			p.mu.Unlock()
+		}()
+	}
 	switch dns.KindOf(err) {
 	case dns.KindRateLimited:
 		var de *dns.Error

@@ -220,8 +220,12 @@ func TestRateLimitCooldown(t *testing.T) {
 	z := dns.Zone{ID: zid, Name: "example.com"}
 	ctx := context.Background()
 
+	limited := testutil.ToFloat64(dns.RateLimited.WithLabelValues(dns.OpListRecords))
 	s.Inject(cloudflaretest.Fault{Status: http.StatusTooManyRequests, RetryAfter: time.Second, Times: 1})
 	_, err := p.Records(ctx, z)
+	if v := testutil.ToFloat64(dns.RateLimited.WithLabelValues(dns.OpListRecords)) - limited; v != 1 {
+		t.Errorf("domainmanager_api_rate_limited_total{list_records} rose by %v", v)
+	}
 	kind(t, err, dns.KindRateLimited)
 	if ra := dns.RetryAfterOf(err); ra != time.Second {
 		t.Fatalf("RetryAfter = %s", ra)
@@ -238,9 +242,31 @@ func TestRateLimitCooldown(t *testing.T) {
 	if s.Total() != before {
 		t.Fatalf("calls during cooldown: %d", s.Total()-before)
 	}
+	// After the cooldown, one call probes while the limit lasts; the others
+	// wait for its answer instead of all hitting Cloudflare.
+	still := s.Inject(cloudflaretest.Fault{Status: http.StatusTooManyRequests, RetryAfter: time.Second, Latency: 100 * time.Millisecond})
+	time.Sleep(1100 * time.Millisecond)
+	before = s.Total()
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() { _, err := p.Lookup(ctx, z, "x.example.com"); errs <- err }()
+	}
+	for range 8 {
+		kind(t, <-errs, dns.KindRateLimited)
+	}
+	if n := s.Total() - before; n != 1 {
+		t.Fatalf("%d requests after the cooldown, want 1 probe", n)
+	}
+	still.Remove()
 	time.Sleep(1100 * time.Millisecond)
 	if _, err := p.Records(ctx, z); err != nil {
 		t.Fatalf("after cooldown: %v", err)
+	}
+	// The successful probe lifted the cooldown: calls flow again.
+	for range 3 {
+		if _, err := p.Lookup(ctx, z, "x.example.com"); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	// Without Retry-After the configured cooldown applies.

@@ -105,6 +105,9 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		info.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	}
 	info.mu.Unlock()
+	if resp.StatusCode == http.StatusTooManyRequests {
+		dns.RateLimited.WithLabelValues(info.op).Inc()
+	}
 
 	var callErr error
 	if resp.StatusCode >= 400 || successFalse {
