@@ -286,7 +286,7 @@ func TestPolicy(t *testing.T) {
 		t.Fatalf("records written outside the policy: %+v", recs)
 	}
 
-	// Widening the member's policy takes effect without waiting for a resync.
+	// Widening the member's policy takes effect (the hub watches its Secret).
 	wider := "team-b.example.org, policy.example.com"
 	setPolicy(&wider)
 	waitReason(t, "beta", ns, "denied", v1alpha1.ReasonRecordSynced)
@@ -665,4 +665,46 @@ func TestSchemaRejectsBadSpecs(t *testing.T) {
 			t.Errorf("case %d: ttl defaulted to %d", i, got.Spec.TTL)
 		}
 	}
+}
+
+// Runs last: it unregisters and re-registers beta.
+func TestRemovedMemberTakesItsClaimsButNotItsRecords(t *testing.T) {
+	ctx := context.Background()
+	ns := namespace(t, "alpha", "beta")
+	const name = "member-gone.example.com"
+	fleettest.Must(t, fleet.Members["beta"].Client.Create(ctx, domainManager(ns, "holder", name, "A", "192.0.2.20")))
+	waitReason(t, "beta", ns, "holder", v1alpha1.ReasonRecordSynced)
+	time.Sleep(1100 * time.Millisecond)
+	fleettest.Must(t, fleet.Members["alpha"].Client.Create(ctx, domainManager(ns, "waiter", name, "A", "192.0.2.21")))
+	dm := waitReason(t, "alpha", ns, "waiter", v1alpha1.ReasonConflict)
+	if m := ready(dm).Message; !strings.Contains(m, "claimed by DomainManager "+ns+"/holder in cluster beta") {
+		t.Fatalf("message = %q", m)
+	}
+
+	// beta leaves: its claim goes, alpha is re-checked at once, and the owner
+	// marker still keeps alpha off beta's record.
+	fleettest.Must(t, fleet.Unregister(ctx, "beta"))
+	eventually(t, func() error {
+		dm := get(t, "alpha", ns, "waiter")
+		if r := ready(dm); r == nil || r.Reason != v1alpha1.ReasonConflict || !strings.Contains(r.Message, "never changes another owner's record") {
+			return fmt.Errorf("ready = %+v", r)
+		}
+		return nil
+	})
+	rec, err := only(name, "A")
+	fleettest.Must(t, err)
+	if rec.Content != "192.0.2.20" || !dns.OwnedBy(rec.Comment, owner("beta", ns, "holder")) {
+		t.Fatalf("a removed member's record was touched: %+v", rec)
+	}
+
+	// beta comes back: its claim is known again.
+	fleettest.Must(t, fleet.Register(ctx, "beta"))
+	fleettest.Must(t, mgr.WaitEngaged(ctx, "beta"))
+	eventually(t, func() error {
+		dm := get(t, "alpha", ns, "waiter")
+		if r := ready(dm); r == nil || !strings.Contains(r.Message, "claimed by DomainManager "+ns+"/holder in cluster beta") {
+			return fmt.Errorf("ready = %+v", r)
+		}
+		return nil
+	})
 }

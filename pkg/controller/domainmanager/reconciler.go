@@ -289,6 +289,7 @@ func (r *Reconciler) sync(ctx context.Context, log logr.Logger, rec events.Event
 				return fail(err)
 			}
 			obs.Wrote = true
+			r.notify.add(winner.Key) // it can take the record over now
 			log.Info("Handed the record over to the earlier claimant", "record", h.ID, "to", winner.Key.String())
 			rec.Eventf(dm, nil, corev1.EventTypeNormal, "HandedOver", "Conflict", "Handed %s record %s over to %s", h.Type, h.Name, winner.Describe())
 		}

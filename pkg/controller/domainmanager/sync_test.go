@@ -215,6 +215,9 @@ func TestSyncConflictHandoverAndTakeover(t *testing.T) {
 	if len(r) != 1 || !dns.OwnedBy(r[0].Comment, h.r.owner("alpha", first)) || r[0].Content != "192.0.2.2" {
 		t.Fatalf("after handover = %+v", r)
 	}
+	if p := h.pending(); !p["alpha/first"] {
+		t.Fatalf("the winner was not told it can take over: %v", p)
+	}
 	// The winner now owns it and sets its value.
 	if obs := h.sync("alpha", first); obs.Outcome != outcomeSynced || !obs.Wrote {
 		t.Fatalf("first after handover = %+v", obs)
