@@ -193,6 +193,22 @@ func TestInSyncQuirks(t *testing.T) {
 	if !InSync(Record{Name: "a.example.com", Type: "TXT", Content: "hello world", TTL: 1}, Record{Name: "a.example.com", Type: "TXT", Content: `"hello world"`, TTL: 1}) {
 		t.Error("quoted TXT differs")
 	}
+	long := strings.Repeat("a", 255) + strings.Repeat("b", 45)
+	if !InSync(Record{Name: "a.example.com", Type: "TXT", Content: long, TTL: 1}, Record{Name: "a.example.com", Type: "TXT", Content: `"` + long[:255] + `" "` + long[255:] + `"`, TTL: 1}) {
+		t.Error("TXT split into 255-character strings differs")
+	}
+	for in, want := range map[string]string{
+		`v=spf1 -all`:        `v=spf1 -all`,
+		`"v=spf1 -all"`:      `v=spf1 -all`,
+		`"say \"hi\""`:       `say "hi"`,
+		`"a" "b"`:            `ab`,
+		`"unbalanced`:        `"unbalanced`,
+		`plain "quoted" mid`: `plain "quoted" mid`,
+	} {
+		if got := NormalizeContent(TypeTXT, in); got != want {
+			t.Errorf("NormalizeContent(TXT, %s) = %s, want %s", in, got, want)
+		}
+	}
 	if InSync(Record{Name: "a.example.com", Type: "A", Content: "192.0.2.1", TTL: 1}, Record{Name: "a.example.com", Type: "A", Content: "192.0.2.1", TTL: 1, Proxied: true}) {
 		t.Error("proxied flag ignored")
 	}

@@ -9,6 +9,7 @@ package dns
 import (
 	"context"
 	"net/netip"
+	"regexp"
 	"strings"
 )
 
@@ -101,12 +102,26 @@ func NormalizeContent(typ, content string) string {
 	case TypeCNAME:
 		return NormalizeName(content)
 	case TypeTXT:
-		if len(content) >= 2 && strings.HasPrefix(content, `"`) && strings.HasSuffix(content, `"`) && !strings.Contains(content[1:len(content)-1], `"`) {
-			return content[1 : len(content)-1]
-		}
-		return content
+		return unquoteTXT(content)
 	}
 	return content
+}
+
+var txtStringsRE = regexp.MustCompile(`^"((?:[^"\\]|\\.)*)"(?:\s+"((?:[^"\\]|\\.)*)")*$`)
+var txtStringRE = regexp.MustCompile(`"((?:[^"\\]|\\.)*)"`)
+
+// unquoteTXT reads TXT content the way providers may return it: in quotes,
+// or split into several quoted strings of at most 255 characters each
+// ("abc" "def"), and returns the plain text. Anything else is returned as is.
+func unquoteTXT(content string) string {
+	if !txtStringsRE.MatchString(content) {
+		return content
+	}
+	var b strings.Builder
+	for _, m := range txtStringRE.FindAllStringSubmatch(content, -1) {
+		b.WriteString(strings.NewReplacer(`\"`, `"`, `\\`, `\`).Replace(m[1]))
+	}
+	return b.String()
 }
 
 // SameName compares two domain names the way DNS does: case-insensitively,
