@@ -81,3 +81,29 @@ $(CONTROLLER_GEN):
 	@echo ">> building controller-gen $(CONTROLLER_GEN_VERSION)"
 	GOBIN=$(BIN)/tools/.gobin go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)
 	mv $(BIN)/tools/.gobin/controller-gen $@
+
+##@ Demo and e2e
+# Cluster backend of make demo and make e2e: kwok (no Docker), kind, or all (e2e only).
+BACKEND ?= kwok
+E2E_TIMEOUT ?= 30m
+
+.PHONY: demo
+demo: ## Start a hub + 2 members (BACKEND=kwok|kind), the hub manager and deploy/samples; prints what to try.
+	go run ./e2e/cmd/demo up --backend $(BACKEND)
+
+.PHONY: demo-status
+demo-status: ## Show the demo fleet: members as the hub sees them, and every fleethub object.
+	go run ./e2e/cmd/demo status
+
+.PHONY: demo-down
+demo-down: ## Stop the demo's hub manager (by its recorded pid) and delete its clusters.
+	go run ./e2e/cmd/demo down
+
+.PHONY: e2e
+e2e: ## Multi-cluster end-to-end suite on real clusters (BACKEND=kwok|kind|all, default kwok).
+	@case "$(BACKEND)" in kwok|kind) backends="$(BACKEND)" ;; all) backends="kwok kind" ;; \
+	  *) echo "BACKEND must be kwok, kind or all, not $(BACKEND)"; exit 2 ;; esac; \
+	for b in $$backends; do \
+	  echo ">> e2e suite on the $$b backend"; \
+	  FLEETHUB_E2E_BACKEND=$$b go test -tags e2e -count=1 -v -timeout $(E2E_TIMEOUT) ./e2e/ || exit 1; \
+	done
