@@ -18,6 +18,7 @@ import (
 
 	"github.com/fleethub/fleethub/e2e/backend"
 	"github.com/fleethub/fleethub/e2e/framework"
+	"github.com/fleethub/fleethub/providers/dns/cloudflare/cloudflaretest"
 )
 
 // The fleet every scenario runs against: a hub and these two members.
@@ -52,6 +53,11 @@ func run(m *testing.M) int {
 			progress("removing the old fleet: %v", err)
 		}
 	}
+	// DomainManagers talk to a fake Cloudflare API in this process, which
+	// the hub manager reaches over loopback.
+	cloudflare = cloudflaretest.NewServer(dnsToken)
+	defer cloudflare.Close()
+	cloudflare.AddZone(dnsZone)
 	opts := framework.Options{
 		Backend:  name,
 		Prefix:   "fleethub-e2e-",
@@ -60,7 +66,14 @@ func run(m *testing.M) int {
 		// Short probe and resync intervals: the scenarios stop apiservers
 		// and expect the hub to notice within seconds.
 		ManagerArgs: []string{"--resync-interval=30s", "--member-probe-interval=3s"},
-		Kind:        framework.KindOptions{NodeImage: os.Getenv("KIND_NODE_IMAGE")},
+		DNS: &framework.DNSOptions{
+			Provider:         framework.DNSCloudflare,
+			CloudflareAPIURL: cloudflare.BaseURL(),
+			Token:            dnsToken,
+			AllowedSuffixes:  dnsZone,
+			HubID:            dnsHubID,
+		},
+		Kind: framework.KindOptions{NodeImage: os.Getenv("KIND_NODE_IMAGE")},
 		Progress:    progress,
 	}
 	start := time.Now()
@@ -76,6 +89,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	fleet = f
+	dnsReady = f.DNSEnabled(ctx)
 	progress("fleet up in %s; running scenarios", time.Since(start).Round(100*time.Millisecond))
 	reportMemory(f)
 

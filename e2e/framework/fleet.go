@@ -55,6 +55,9 @@ type Options struct {
 	ManagerEnv  []string `json:"-"`
 	// Detach lets the hub manager outlive this process (make demo).
 	Detach bool `json:"detach,omitempty"`
+	// DNS configures the hub's DNS provider for DomainManagers; nil leaves
+	// the manager's defaults.
+	DNS *DNSOptions `json:"dns,omitempty"`
 	// Images are the application images; zero means DefaultImages(Backend).
 	Images Images `json:"images"`
 	// Kind configures the kind backend.
@@ -154,6 +157,9 @@ func Up(ctx context.Context, opts Options) (*Fleet, error) {
 		return f, err
 	}
 	if err := f.loadImages(ctx); err != nil {
+		return f, err
+	}
+	if err := f.prepareDNS(ctx); err != nil {
 		return f, err
 	}
 	if err := f.StartManager(ctx); err != nil {
@@ -301,6 +307,7 @@ func (f *Fleet) StartManager(ctx context.Context) error {
 	if f.Images.PostgresRepository != "" && f.managerHasFlag(ctx, "postgres-image-repository") {
 		args = append(args, "--postgres-image-repository="+f.Images.PostgresRepository)
 	}
+	args = append(args, f.dnsArgs(ctx)...)
 	args = append(args, f.ManagerArgs...)
 	p, err := StartManager(ctx, ManagerOptions{
 		Binary:        f.Bins.Manager,

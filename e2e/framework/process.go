@@ -132,12 +132,19 @@ func (p *Process) Running() bool {
 			return true
 		}
 	}
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.PID))
+	// /proc/<pid>/exe names the program from the moment exec replaces the
+	// process image (the command line is filled in later, so a check right
+	// after the start could misread it). A binary rebuilt while the process
+	// runs shows as "<path> (deleted)".
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", p.PID))
 	if err != nil {
 		return false
 	}
-	exe := string(bytes.SplitN(raw, []byte{0}, 2)[0])
-	if exe != p.Binary {
+	want := p.Binary
+	if resolved, err := filepath.EvalSymlinks(want); err == nil {
+		want = resolved
+	}
+	if strings.TrimSuffix(exe, " (deleted)") != want {
 		return false
 	}
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.PID))

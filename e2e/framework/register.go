@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"strings"
 	"time"
@@ -39,7 +38,7 @@ func (f *Fleet) Register(ctx context.Context, member string) error {
 	if m == nil {
 		return fmt.Errorf("no member %q", member)
 	}
-	if f.pluginSupports(ctx, "register", "--member-context") {
+	if f.pluginSupports(ctx, "register", "member-context") {
 		f.Progress("registering %s with kubectl-fleethub register", member)
 		args := []string{"register", member, "--member-context", member, "--hub-context", HubName}
 		if server := f.memberServer(ctx, m); server != "" {
@@ -58,7 +57,7 @@ func (f *Fleet) Register(ctx context.Context, member string) error {
 // Unregister removes a member from the hub (its Secret); the member's own
 // objects are left alone.
 func (f *Fleet) Unregister(ctx context.Context, member string) error {
-	if f.pluginSupports(ctx, "unregister", "--hub-context") {
+	if f.pluginSupports(ctx, "unregister", "member-context") {
 		f.Progress("unregistering %s with kubectl-fleethub unregister", member)
 		return f.plugin(ctx, "unregister", member, "--member-context", member, "--hub-context", HubName)
 	}
@@ -155,19 +154,19 @@ func (f *Fleet) memberServer(ctx context.Context, m *Cluster) string {
 }
 
 // pluginSupports reports whether kubectl-fleethub exists and its subcommand
-// documents flag; an older or different plugin falls back to Secrets.
+// documents flag (named without dashes); an older or different plugin falls
+// back to Secrets.
 func (f *Fleet) pluginSupports(ctx context.Context, sub, flag string) bool {
 	if f.Bins.Plugin == "" {
 		return false
 	}
 	cmd := exec.CommandContext(ctx, f.Bins.Plugin, sub, "--help")
 	out, _ := cmd.CombinedOutput()
-	return bytes.Contains(out, []byte(flag))
+	return bytes.Contains(out, []byte("-"+flag+" "))
 }
 
 func (f *Fleet) plugin(ctx context.Context, args ...string) error {
-	cmd := exec.CommandContext(ctx, f.Bins.Plugin, args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+f.KubeconfigPath())
+	cmd := exec.CommandContext(ctx, f.Bins.Plugin, append(args, "--kubeconfig", f.KubeconfigPath())...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("kubectl-fleethub %s: %w\n%s", strings.Join(args, " "), err, out)

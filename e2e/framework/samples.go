@@ -64,8 +64,8 @@ func (f *Fleet) localizeImages(o *unstructured.Unstructured) {
 		if !ok {
 			continue
 		}
-		repo := img
-		if i := strings.LastIndexAny(repo, ":@"); i > strings.LastIndex(repo, "/") {
+		repo, _, _ := strings.Cut(img, "@")
+		if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
 			repo = repo[:i]
 		}
 		if repo == "nginx" || repo == "docker.io/library/nginx" {

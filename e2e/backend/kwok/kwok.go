@@ -13,9 +13,11 @@ package kwok
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -341,4 +343,60 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// Listeners returns the local addresses (ip:port) each component of a
+// cluster listens on, read from /proc: a socket inode held by the
+// component's process that /proc/net/tcp{,6} lists in LISTEN state.
+func (b *Backend) Listeners(name string) (map[string][]string, error) {
+	listening := map[string]string{} // socket inode → local address
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(raw), "\n")[1:] {
+			fields := strings.Fields(line)
+			if len(fields) < 10 || fields[3] != "0A" { // 0A: TCP_LISTEN
+				continue
+			}
+			listening[fields[9]] = decodeProcAddr(fields[1])
+		}
+	}
+	out := map[string][]string{}
+	for component, pid := range b.ComponentPIDs(name) {
+		fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+		if err != nil {
+			return nil, fmt.Errorf("%s (pid %d): %w", component, pid, err)
+		}
+		for _, fd := range fds {
+			target, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+			if err != nil || !strings.HasPrefix(target, "socket:[") {
+				continue
+			}
+			if addr, ok := listening[strings.TrimSuffix(strings.TrimPrefix(target, "socket:["), "]")]; ok {
+				out[component] = append(out[component], addr)
+			}
+		}
+	}
+	return out, nil
+}
+
+// decodeProcAddr turns /proc/net/tcp's "0100007F:1F90" into "127.0.0.1:8080"
+// (IPv6 addresses come as four little-endian 32-bit words).
+func decodeProcAddr(s string) string {
+	hexIP, hexPort, ok := strings.Cut(s, ":")
+	if !ok {
+		return s
+	}
+	port, _ := strconv.ParseUint(hexPort, 16, 16)
+	raw, err := hex.DecodeString(hexIP)
+	if err != nil || (len(raw) != 4 && len(raw) != 16) {
+		return s
+	}
+	ip := make(net.IP, len(raw))
+	for i := 0; i < len(raw); i += 4 {
+		ip[i], ip[i+1], ip[i+2], ip[i+3] = raw[i+3], raw[i+2], raw[i+1], raw[i]
+	}
+	return net.JoinHostPort(ip.String(), strconv.FormatUint(port, 10))
 }

@@ -90,6 +90,7 @@ func up(ctx context.Context, out io.Writer, progress backend.Progress, backendNa
 		Members:  members,
 		StateDir: stateDir,
 		Detach:   true,
+		DNS:      demoDNS(),
 		Kind:     framework.KindOptions{NodeImage: nodeImage},
 		Progress: progress,
 	})
@@ -118,8 +119,14 @@ func up(ctx context.Context, out io.Writer, progress backend.Progress, backendNa
 	return nil
 }
 
-// waitReady waits until every fleethub object in the members is Ready,
-// reporting progress; objects still not Ready are shown in the status table.
+// settled are Ready=False reasons that are the intended outcome, not a step
+// on the way: the samples claim the same DNS names in both members, and the
+// later claimant reports Conflict while the first one keeps the record.
+var settled = map[string]bool{"Conflict": true}
+
+// waitReady waits until every fleethub object in the members is Ready (or
+// settled), reporting progress; objects still not Ready are shown in the
+// status table.
 func waitReady(ctx context.Context, f *framework.Fleet, progress backend.Progress, timeout time.Duration) {
 	deadline := time.Now().Add(timeout)
 	last := time.Time{}
@@ -127,7 +134,7 @@ func waitReady(ctx context.Context, f *framework.Fleet, progress backend.Progres
 		rows, err := f.Status(ctx)
 		pending := 0
 		for _, r := range rows {
-			if r.Ready != "True" {
+			if r.Ready != "True" && !settled[r.Reason] {
 				pending++
 			}
 		}
@@ -214,6 +221,10 @@ Try it (contexts: hub, %s):
 	if f.Backend.Name() == "kwok" {
 		fmt.Fprintln(out, "Nodes and pods are simulated by kwok: Deployments become available, but no container runs.")
 	}
+	if f.DNS != nil && f.DNS.Provider == framework.DNSInMemory {
+		fmt.Fprintf(out, "DomainManagers use the hub's in-memory DNS provider (zones %s); set CLOUDFLARE_API_TOKEN (and\nFLEETHUB_DNS_ALLOWED_SUFFIXES) before `make demo` to write real records at Cloudflare.\n", f.DNS.AllowedSuffixes)
+	}
+	fmt.Fprintln(out, "The DomainManager samples claim the same names in both members: the later claimant reports Conflict.")
 }
 
 // rel shortens paths inside the working directory.
@@ -234,4 +245,14 @@ func envOr(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// demoDNS is the hub's DNS provider for the demo: Cloudflare when a token is
+// given, else the in-memory provider with the samples' zone.
+func demoDNS() *framework.DNSOptions {
+	suffixes := envOr("FLEETHUB_DNS_ALLOWED_SUFFIXES", "example.com")
+	if token := os.Getenv("CLOUDFLARE_API_TOKEN"); token != "" {
+		return &framework.DNSOptions{Provider: framework.DNSCloudflare, Token: token, AllowedSuffixes: suffixes, HubID: "fleethub-demo"}
+	}
+	return &framework.DNSOptions{Provider: framework.DNSInMemory, AllowedSuffixes: suffixes, HubID: "fleethub-demo"}
 }
