@@ -73,8 +73,8 @@ func run(m *testing.M) int {
 			AllowedSuffixes:  dnsZone,
 			HubID:            dnsHubID,
 		},
-		Kind: framework.KindOptions{NodeImage: os.Getenv("KIND_NODE_IMAGE")},
-		Progress:    progress,
+		Kind:     framework.KindOptions{NodeImage: os.Getenv("KIND_NODE_IMAGE")},
+		Progress: progress,
 	}
 	start := time.Now()
 	f, err := framework.Up(ctx, opts)
