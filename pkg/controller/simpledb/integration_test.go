@@ -518,6 +518,64 @@ func TestDeploymentWaitsForSecretAndClaim(t *testing.T) {
 	cleanup(t, "alpha", ns2, "nosecret")
 }
 
+func TestRejectedDeploymentIsReportedWithoutHotLoop(t *testing.T) {
+	setup(t)
+	ctx := context.Background()
+	ns := namespace(t, "beta")
+	c := fleet.Members["beta"].Client
+	// The schema cannot see that requests exceed limits; the apiserver refuses the Deployment.
+	fleettest.Must(t, c.Create(ctx, simpleDB(ns, "greedy", func(d *v1alpha1.SimpleDB) {
+		d.Spec.Resources = &corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("2Gi")},
+			Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")},
+		}
+	})))
+	db := waitCondition(t, "beta", ns, "greedy", v1alpha1.ConditionDegraded, metav1.ConditionTrue, v1alpha1.ReasonApplyFailed)
+	if msg := condition(db, v1alpha1.ConditionDegraded).Message; !strings.Contains(msg, "must be less than or equal to memory limit") {
+		t.Errorf("Degraded message does not say why: %s", msg)
+	}
+	if r := condition(db, v1alpha1.ConditionReady); r.Status != metav1.ConditionFalse || r.Reason != v1alpha1.ReasonApplyFailed {
+		t.Errorf("Ready = %+v", r)
+	}
+	eventually(t, func() error {
+		list := &eventsv1.EventList{}
+		if err := c.List(ctx, list, client.InNamespace(ns)); err != nil {
+			return err
+		}
+		for _, e := range list.Items {
+			if e.Reason == v1alpha1.ReasonApplyFailed && e.Regarding.Name == "greedy" && e.Type == corev1.EventTypeWarning {
+				return nil
+			}
+		}
+		return fmt.Errorf("no %s Warning Event", v1alpha1.ReasonApplyFailed)
+	})
+
+	// Terminal: no retry loop. Only the periodic resync tries again (the
+	// refusal may come from admission policies that can change), and the
+	// unchanged status is not rewritten.
+	time.Sleep(time.Second)
+	before := fleet.Requests.Snapshot()
+	resync := fleettest.TestConfig().ResyncInterval
+	time.Sleep(2*resync + resync/2)
+	retry := "PATCH /apis/apps/v1/namespaces/" + ns + "/deployments/greedy"
+	for _, w := range fleet.Requests.Writes(before, "beta") {
+		if !strings.Contains(w, "/namespaces/"+ns+"/") {
+			continue
+		}
+		if w != retry+" x1" && w != retry+" x2" && w != retry+" x3" {
+			t.Errorf("more than one retry per resync, or another write: %s", w)
+		}
+	}
+
+	// Fixing the spec recovers.
+	fleettest.Must(t, update("beta", ns, "greedy", func(d *v1alpha1.SimpleDB) {
+		d.Spec.Resources.Limits[corev1.ResourceMemory] = resource.MustParse("4Gi")
+	}))
+	waitFor(t, "beta", ns, "greedy", &corev1.Service{})
+	waitCondition(t, "beta", ns, "greedy", v1alpha1.ConditionDegraded, metav1.ConditionFalse, v1alpha1.ReasonAsExpected)
+	cleanup(t, "beta", ns, "greedy")
+}
+
 // reconcileDirectly runs the SimpleDB reconciler against the running
 // manager's clusters, outside its work queue.
 func reconcileDirectly(t *testing.T, member, ns, name string, times int) {

@@ -180,17 +180,29 @@ func (r *Reconciler) Reconcile(ctx context.Context, req mcreconcile.Request) (re
 func (r *Reconciler) ensureChildren(ctx context.Context, cl cluster.Cluster, rec events.EventRecorder, db *v1alpha1.SimpleDB) observed {
 	var obs observed
 	c := cl.GetClient()
+	// One Event per outcome and reconcile: Events with the same reason and
+	// action about the same object version would be merged into a series,
+	// which costs an extra write (and retries) at the apiserver.
+	var created, updated []string
 	report := func(kind, name string, res apply.Result) {
 		switch res {
 		case apply.Created:
-			rec.Eventf(db, nil, corev1.EventTypeNormal, "Created", "Apply", "Created %s %s", kind, name)
+			created = append(created, kind+" "+name)
 		case apply.Updated:
-			rec.Eventf(db, nil, corev1.EventTypeNormal, "Updated", "Apply", "Updated %s %s to match the spec", kind, name)
+			updated = append(updated, kind+" "+name)
 		}
 		if res != apply.Unchanged {
 			ctrl.LoggerFrom(ctx).Info("Applied child", "child", kind+"/"+name, "result", res)
 		}
 	}
+	defer func() {
+		if len(created) > 0 {
+			rec.Eventf(db, nil, corev1.EventTypeNormal, "Created", "Apply", "Created %s", strings.Join(created, ", "))
+		}
+		if len(updated) > 0 {
+			rec.Eventf(db, nil, corev1.EventTypeNormal, "Updated", "Apply", "Updated %s to match the spec", strings.Join(updated, ", "))
+		}
+	}()
 
 	// 1. Credentials.
 	secret, credProblem, res, err := r.ensureSecret(ctx, cl, db)
