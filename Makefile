@@ -107,3 +107,13 @@ e2e: ## Multi-cluster end-to-end suite on real clusters (BACKEND=kwok|kind|all, 
 	  echo ">> e2e suite on the $$b backend"; \
 	  FLEETHUB_E2E_BACKEND=$$b go test -tags e2e -count=1 -v -timeout $(E2E_TIMEOUT) ./e2e/ || exit 1; \
 	done
+
+##@ Benchmark
+# Flags of the benchmark program, e.g. BENCH_FLAGS="--webapps 1000 --members 5"; see docs/benchmarks.md.
+BENCH_FLAGS ?=
+
+.PHONY: bench
+bench: ## Benchmark on kwok clusters (~15 min): convergence, steady-state requests, memory, engagement, DNS; table + bin/bench/results.json.
+	@mkdir -p $(BIN)/bench
+	go build -o $(BIN)/bench/bench ./e2e/cmd/bench
+	$(BIN)/bench/bench --output $(BIN)/bench/results.json $(BENCH_FLAGS)

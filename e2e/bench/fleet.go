@@ -1,0 +1,480 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	mcmanager "sigs.k8s.io/multicluster-runtime/pkg/manager"
+
+	"github.com/fleethub/fleethub/e2e/backend"
+	"github.com/fleethub/fleethub/e2e/backend/kwok"
+	"github.com/fleethub/fleethub/e2e/framework"
+	"github.com/fleethub/fleethub/pkg/config"
+	"github.com/fleethub/fleethub/pkg/fleettest"
+	"github.com/fleethub/fleethub/pkg/hub"
+	"github.com/fleethub/fleethub/providers/dns/cloudflare/cloudflaretest"
+	"github.com/fleethub/fleethub/providers/kubeconfig"
+)
+
+// Names of the benchmark's fleet.
+const (
+	// Prefix starts the backend name of every cluster the benchmark makes,
+	// so it never touches the e2e suite's or the demo's clusters.
+	Prefix = "fleethub-bench-"
+	// DNSZone is the fake Cloudflare zone every DomainManager claims a name in.
+	DNSZone  = "bench.example"
+	dnsToken = "bench-api-token"
+	dnsHubID = "fleethub-bench"
+)
+
+// fleet is the benchmark's clusters and the hub manager running in this process.
+type fleet struct {
+	opts     Options
+	progress backend.Progress
+	backend  *kwok.Backend
+	fw       *framework.Fleet
+	// clients are fast clients (high QPS) of the load generator, by member.
+	clients map[string]client.Client
+	hubCl   client.Client
+
+	requests *Requests
+	cf       *cloudflaretest.Server
+	proxies  map[string]*fleettest.Proxy
+	cfg      config.Config
+
+	mgr       mcmanager.Manager
+	provider  *kubeconfig.Provider
+	mgrCancel context.CancelFunc
+	mgrDone   chan error
+}
+
+// memberNames are the logical names of n members: member-01, member-02, …
+func memberNames(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("member-%02d", i+1)
+	}
+	return out
+}
+
+// buildBinaries runs the hack/ builders (cached under bin/) and returns the
+// Kubernetes and kwok binary directories.
+func buildBinaries(ctx context.Context, progress backend.Progress) (k8sDir, kwokDir string, err error) {
+	root := framework.ModuleRoot()
+	progress("Kubernetes binaries: hack/test-bins.sh (built from source on first use, then cached)")
+	if k8sDir, err = hackScript(ctx, filepath.Join(root, "hack", "test-bins.sh"), "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl"); err != nil {
+		return "", "", err
+	}
+	progress("kwok binaries: hack/kwok-bins.sh")
+	if kwokDir, err = hackScript(ctx, filepath.Join(root, "hack", "kwok-bins.sh")); err != nil {
+		return "", "", err
+	}
+	return k8sDir, kwokDir, nil
+}
+
+// hackScript runs a builder whose last line of stdout is its output directory.
+func hackScript(ctx context.Context, path string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, path, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	return strings.TrimSpace(lines[len(lines)-1]), nil
+}
+
+// newFleet makes the kwok backend and removes clusters an interrupted
+// earlier run left behind.
+func newFleet(ctx context.Context, opts Options, progress backend.Progress, k8sDir, kwokDir string) (*fleet, error) {
+	b, err := kwok.New(kwok.Options{
+		WorkDir:    filepath.Join(opts.StateDir, "kwok"),
+		K8sBinDir:  k8sDir,
+		KwokBinDir: kwokDir,
+		Nodes:      opts.nodes(),
+		Progress:   progress,
+	})
+	if err != nil {
+		return nil, err
+	}
+	f := &fleet{
+		opts:     opts,
+		progress: progress,
+		backend:  b,
+		requests: NewRequests(),
+		proxies:  map[string]*fleettest.Proxy{},
+		clients:  map[string]client.Client{},
+	}
+	f.fw = &framework.Fleet{
+		Options: framework.Options{
+			Backend:  "kwok",
+			Prefix:   Prefix,
+			Members:  memberNames(opts.Members),
+			StateDir: opts.StateDir,
+			Progress: progress,
+		},
+		Bins:    framework.Binaries{K8sBinDir: k8sDir, KwokBinDir: kwokDir},
+		Backend: b,
+	}
+	left, err := b.List(ctx, Prefix)
+	if err != nil {
+		return nil, err
+	}
+	if len(left) > 0 {
+		progress("removing clusters an earlier run left behind: %s", strings.Join(left, ", "))
+		if err := b.Delete(ctx, left...); err != nil {
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+// clusterNames are the backend names of the hub and the members.
+func (f *fleet) clusterNames() []string {
+	names := []string{Prefix + framework.HubName}
+	for _, m := range f.fw.Options.Members {
+		names = append(names, Prefix+m)
+	}
+	return names
+}
+
+// up creates the clusters, prepares hub and members, and makes clients.
+func (f *fleet) up(ctx context.Context) error {
+	names := f.clusterNames()
+	f.progress("creating %d kwok clusters (%d simulated nodes each): %s", len(names), f.opts.nodes(), strings.Join(names, ", "))
+	if err := f.backend.Create(ctx, names...); err != nil {
+		return err
+	}
+	if err := f.fw.Connect(ctx); err != nil {
+		return err
+	}
+	var err error
+	if f.hubCl, err = fastClient(f.fw.Hub.Config); err != nil {
+		return err
+	}
+	for _, m := range f.fw.Members {
+		if f.clients[m.Name], err = fastClient(m.Config); err != nil {
+			return err
+		}
+	}
+	if err := createIfMissing(ctx, f.hubCl, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: framework.HubNamespace}}); err != nil {
+		return err
+	}
+	f.progress("preparing members: CRDs, member RBAC, storage (%d extra volumes each for SimpleDBs)", f.opts.SimpleDBs)
+	errs := make([]error, len(f.fw.Members))
+	var wg sync.WaitGroup
+	for i, m := range f.fw.Members {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := framework.PrepareMember(ctx, m); err != nil {
+				errs[i] = fmt.Errorf("%s: %w", m.Name, err)
+				return
+			}
+			if err := f.volumes(ctx, f.clients[m.Name], f.opts.SimpleDBs); err != nil {
+				errs[i] = fmt.Errorf("%s: %w", m.Name, err)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// volumes adds n 1Gi volumes of the framework's static StorageClass, so the
+// member's real PV controller binds every SimpleDB claim (kwok has no
+// provisioner; the framework's pool of 16 is for the e2e scenarios).
+func (f *fleet) volumes(ctx context.Context, c client.Client, n int) error {
+	var sc storagev1.StorageClass
+	if err := c.Get(ctx, client.ObjectKey{Name: framework.StorageClassName}, &sc); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil // the member has a provisioner of its own
+		}
+		return err
+	}
+	dirOrCreate := corev1.HostPathDirectoryOrCreate
+	return parallel(ctx, n, 16, func(i int) error {
+		name := fmt.Sprintf("fleethub-bench-%04d", i)
+		pv := &corev1.PersistentVolume{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: corev1.PersistentVolumeSpec{
+				Capacity:                      corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")},
+				AccessModes:                   []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+				PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain,
+				StorageClassName:              framework.StorageClassName,
+				PersistentVolumeSource: corev1.PersistentVolumeSource{
+					HostPath: &corev1.HostPathVolumeSource{Path: "/var/local/fleethub-bench/" + name, Type: &dirOrCreate},
+				},
+			},
+		}
+		return createIfMissing(ctx, c, pv)
+	})
+}
+
+// fastClient is a load-generator client: no client-side throttling to speak of.
+func fastClient(cfg *rest.Config) (client.Client, error) {
+	c := rest.CopyConfig(cfg)
+	c.QPS, c.Burst = 5000, 10000
+	c.UserAgent = "fleethub-bench"
+	return client.New(c, client.Options{Scheme: hub.Scheme()})
+}
+
+// versions reports each distinct Kubernetes version of the fleet's apiservers
+// and the kwok version.
+func (f *fleet) versions(ctx context.Context) map[string]string {
+	out := map[string]string{}
+	for _, c := range append([]*framework.Cluster{f.fw.Hub}, f.fw.Members...) {
+		dc, err := discovery.NewDiscoveryClientForConfig(c.Config)
+		if err != nil {
+			continue
+		}
+		if v, err := dc.ServerVersion(); err == nil {
+			out["kubernetes"] = v.GitVersion
+		}
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(f.fw.Bins.KwokBinDir, "kwok"), "--version")
+	if raw, err := cmd.Output(); err == nil {
+		// "kwok version v0.8.0 go1.26.8 (linux/amd64)"
+		if f := strings.Fields(string(raw)); len(f) >= 3 {
+			out["kwok"] = f[2]
+		}
+	}
+	return out
+}
+
+// fleethubRevision is the checked-out commit, marked when the tree has
+// uncommitted changes (other work in progress distorts nothing here, but
+// the figures belong to that code).
+func fleethubRevision(ctx context.Context) string {
+	root := framework.ModuleRoot()
+	rev, err := exec.CommandContext(ctx, "git", "-C", root, "rev-parse", "--short=12", "HEAD").Output()
+	if err != nil {
+		return "unknown"
+	}
+	out := strings.TrimSpace(string(rev))
+	if st, err := exec.CommandContext(ctx, "git", "-C", root, "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(bytes.TrimSpace(st)) > 0 {
+		out += " (tree has uncommitted changes)"
+	}
+	return out
+}
+
+// startDNS starts the fake Cloudflare API with the benchmark's zone and puts
+// the API token into the hub's credentials Secret.
+func (f *fleet) startDNS(ctx context.Context) error {
+	f.cf = cloudflaretest.NewServer(dnsToken)
+	f.cf.AddZone(DNSZone)
+	s := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: framework.DNSCredentialsSecret, Namespace: framework.HubNamespace},
+		Data:       map[string][]byte{"apiToken": []byte(dnsToken)},
+	}
+	return createIfMissing(ctx, f.hubCl, s)
+}
+
+// managerConfig is the shipped manager's configuration (its flag defaults)
+// with the benchmark's settings and the user's extra manager flags.
+func (f *fleet) managerConfig() (config.Config, error) {
+	args := []string{
+		"--hub-namespace=" + framework.HubNamespace,
+		"--resync-interval=" + f.opts.ResyncInterval.String(),
+		"--member-probe-interval=" + f.opts.ProbeInterval.String(),
+		"--metrics-bind-address=0",
+		"--health-probe-bind-address=0",
+		"--leader-elect=false",
+		"--dns-provider=" + config.DNSProviderCloudflare,
+		"--dns-cloudflare-api-url=" + f.cf.BaseURL(),
+		"--dns-allowed-suffixes=" + DNSZone,
+		"--dns-hub-id=" + dnsHubID,
+		fmt.Sprintf("--dns-requests-per-second=%g", f.opts.DNSRequestsPerSecond),
+	}
+	args = append(args, strings.Fields(f.opts.ManagerFlags)...)
+	return config.Parse(args, func(string) string { return "" }, io.Discard)
+}
+
+// startHub runs the real hub manager (pkg/hub, as cmd/manager builds it) in
+// this process, counting every request it sends to a member.
+func (f *fleet) startHub() error {
+	cfg, err := f.managerConfig()
+	if err != nil {
+		return fmt.Errorf("manager configuration: %w", err)
+	}
+	f.cfg = cfg
+	hubCfg := rest.CopyConfig(f.fw.Hub.Config)
+	hubCfg.QPS, hubCfg.Burst = 0, 0 // client-go defaults, as cmd/manager has
+	hubCfg.UserAgent = "fleethub-manager"
+	mgr, prov, err := hub.New(hubCfg, cfg, hub.Options{
+		MemberRESTConfig: func(name string, rc *rest.Config) {
+			rc.Wrap(func(rt http.RoundTripper) http.RoundTripper { return f.requests.Wrap(name, rt) })
+		},
+	})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	f.mgr, f.provider, f.mgrCancel, f.mgrDone = mgr, prov, cancel, make(chan error, 1)
+	go func() { f.mgrDone <- mgr.Start(ctx) }()
+	return nil
+}
+
+// stopHub stops the in-process manager and waits for it.
+func (f *fleet) stopHub() error {
+	if f.mgrCancel == nil {
+		return nil
+	}
+	f.mgrCancel()
+	f.mgrCancel = nil
+	select {
+	case err := <-f.mgrDone:
+		return err
+	case <-time.After(30 * time.Second):
+		return errors.New("the hub manager did not stop within 30s")
+	}
+}
+
+// memberKubeconfig is the kubeconfig the hub gets for a member: a token of
+// the member's hub ServiceAccount (exactly deploy/member's RBAC), pointed at
+// the member's apiserver or at a proxy in front of it.
+func (f *fleet) memberKubeconfig(ctx context.Context, member string, viaProxy bool) ([]byte, error) {
+	kc, err := f.fw.MemberKubeconfig(ctx, member)
+	if err != nil {
+		return nil, err
+	}
+	if !viaProxy {
+		return kc, nil
+	}
+	p := f.proxies[member]
+	if p == nil {
+		u, err := url.Parse(f.fw.Member(member).Config.Host)
+		if err != nil {
+			return nil, err
+		}
+		if p, err = fleettest.NewProxy(u.Host); err != nil {
+			return nil, err
+		}
+		f.proxies[member] = p
+	}
+	cfg, err := clientcmd.Load(kc)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cfg.Clusters {
+		c.Server = "https://" + p.Addr
+	}
+	return clientcmd.Write(*cfg)
+}
+
+// register creates the member's kubeconfig Secret on the hub.
+func (f *fleet) register(ctx context.Context, member string, kc []byte) error {
+	return framework.PutMemberSecret(ctx, f.hubCl, member, kc)
+}
+
+// unregister deletes the member's Secret and waits until the hub forgot it.
+func (f *fleet) unregister(ctx context.Context, member string) error {
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: member, Namespace: framework.HubNamespace}}
+	if err := client.IgnoreNotFound(f.hubCl.Delete(ctx, s)); err != nil {
+		return err
+	}
+	return backend.Poll(ctx, time.Minute, 20*time.Millisecond, func() error {
+		if _, ok := f.provider.Members()[member]; ok {
+			return fmt.Errorf("the hub still knows %s", member)
+		}
+		return nil
+	})
+}
+
+// down stops everything this benchmark started: the hub manager, the fake
+// DNS API, the proxies, and every cluster (through the backend, which stops
+// each cluster's processes by their recorded pids).
+func (f *fleet) down(ctx context.Context) error {
+	var errs []error
+	if err := f.stopHub(); err != nil && !errors.Is(err, context.Canceled) {
+		errs = append(errs, fmt.Errorf("stopping the hub manager: %w", err))
+	}
+	for _, p := range f.proxies {
+		p.Cut()
+	}
+	if f.cf != nil {
+		f.cf.Close()
+	}
+	if f.opts.Keep {
+		f.progress("--keep: leaving the clusters running; kubeconfig %s; remove them with another run or `kwokctl delete cluster` (KWOK_WORKDIR=%s)",
+			f.fw.KubeconfigPath(), filepath.Join(f.opts.StateDir, "kwok"))
+		return errors.Join(errs...)
+	}
+	names, err := f.backend.List(ctx, Prefix)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if err := f.backend.Delete(ctx, names...); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func createIfMissing(ctx context.Context, c client.Client, o client.Object) error {
+	if err := c.Create(ctx, o); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating %T %s: %w", o, o.GetName(), err)
+	}
+	return nil
+}
+
+// parallel runs fn(0..n-1) on workers goroutines and returns the first error.
+func parallel(ctx context.Context, n, workers int, fn func(i int) error) error {
+	next := make(chan int)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	for range min(workers, max(n, 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := fn(i); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+feed:
+	for i := range n {
+		mu.Lock()
+		stop := first != nil
+		mu.Unlock()
+		if stop {
+			break
+		}
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if first == nil {
+		first = ctx.Err()
+	}
+	return first
+}

@@ -1,0 +1,190 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/multicluster-runtime/pkg/multicluster"
+)
+
+// MemoryStudy is the hub's memory before and after the members fill up with
+// objects fleethub does not manage.
+type MemoryStudy struct {
+	AfterConvergence MemorySample `json:"afterConvergence"`
+	// Unrelated are the objects added, per kind, and how long that took.
+	Unrelated        map[string]int `json:"unrelated,omitempty"`
+	UnrelatedSeconds Seconds        `json:"unrelatedCreateSeconds,omitempty"`
+	AfterUnrelated   *MemorySample  `json:"afterUnrelated,omitempty"`
+	// SteadyAfterUnrelated are the hub's requests per verb in one resync
+	// interval with the unrelated objects in place.
+	SteadyAfterUnrelated map[string]int `json:"steadyRequestsByVerbAfterUnrelated,omitempty"`
+	WritesAfterUnrelated int            `json:"steadyWritesAfterUnrelated"`
+}
+
+// MemorySample is the hub process's memory and what its member caches hold.
+type MemorySample struct {
+	Memory
+	// Cached is the number of objects in the hub's member caches, per kind
+	// (all members): only what carries fleethub's label, and the CRs.
+	Cached map[string]int `json:"cachedObjects"`
+	// MemberObjects is what the members hold of the same kinds, for contrast.
+	MemberObjects map[string]int `json:"memberObjects"`
+	// MemberControlPlaneMiB is the RSS of each member's kube-apiserver and
+	// etcd together (they, not the hub, store the unrelated objects).
+	MemberControlPlaneMiB map[string]float64 `json:"memberControlPlaneMiB"`
+}
+
+// memory measures the hub after convergence, adds the unrelated objects,
+// lets the hub run one resync interval with them (counting its requests),
+// measures again, and finally registers a loaded member anew.
+func (f *fleet) memory(ctx context.Context, res *Results) error {
+	study := &MemoryStudy{}
+	res.Memory = study
+	var err error
+	if study.AfterConvergence, err = f.sampleMemory(ctx); err != nil {
+		return err
+	}
+	f.progress("  after convergence: RSS %.1f MiB, live heap %.1f MiB, cached %v", study.AfterConvergence.RSSMiB, study.AfterConvergence.HeapLiveMiB, study.AfterConvergence.Cached)
+	if f.opts.Unrelated > 0 {
+		f.progress("adding %d unrelated objects across %d members (%d%% Secrets, %d%% Deployments at 0 replicas, the rest ConfigMaps)",
+			f.opts.Unrelated, f.opts.Members, f.opts.Mix.SecretsPercent, f.opts.Mix.DeploymentsPercent)
+		start := time.Now()
+		if study.Unrelated, err = f.createUnrelated(ctx, f.opts.Unrelated, f.progress); err != nil {
+			return err
+		}
+		study.UnrelatedSeconds = Seconds(time.Since(start).Seconds())
+		f.progress("  created in %.0fs (%.0f/s); settling for one resync interval", study.UnrelatedSeconds, float64(f.opts.Unrelated)/time.Since(start).Seconds())
+		if err := sleep(ctx, f.opts.ResyncInterval); err != nil {
+			return err
+		}
+		before := f.requests.Snapshot()
+		if err := sleep(ctx, f.opts.ResyncInterval); err != nil {
+			return err
+		}
+		d := f.requests.Snapshot().Since(before)
+		study.SteadyAfterUnrelated, study.WritesAfterUnrelated = d.ByVerb(), d.WriteCount()
+		after, err := f.sampleMemory(ctx)
+		if err != nil {
+			return err
+		}
+		study.AfterUnrelated = &after
+		f.progress("  with the unrelated objects: RSS %.1f MiB, live heap %.1f MiB, cached %v (members hold %v)",
+			after.RSSMiB, after.HeapLiveMiB, after.Cached, after.MemberObjects)
+	}
+	return f.reengage(ctx, res)
+}
+
+// sampleMemory measures the process and counts cached and stored objects.
+func (f *fleet) sampleMemory(ctx context.Context) (MemorySample, error) {
+	s := MemorySample{Memory: MeasureMemory(), Cached: map[string]int{}, MemberObjects: map[string]int{}, MemberControlPlaneMiB: map[string]float64{}}
+	// Only kinds the controllers already watch: listing another kind from
+	// the cache would start an informer for it.
+	kinds := []struct {
+		name string
+		list func() client.ObjectList
+	}{
+		{"Deployment", func() client.ObjectList { return &appsv1.DeploymentList{} }},
+		{"Secret", func() client.ObjectList { return &corev1.SecretList{} }},
+		{"Service", func() client.ObjectList { return &corev1.ServiceList{} }},
+	}
+	for _, m := range f.fw.Options.Members {
+		cl, err := f.mgr.GetCluster(ctx, multicluster.ClusterName(m))
+		if err != nil {
+			return s, fmt.Errorf("%s: %w", m, err)
+		}
+		for _, k := range kinds {
+			l := k.list()
+			if err := cl.GetCache().List(ctx, l); err != nil {
+				return s, fmt.Errorf("%s: listing cached %ss: %w", m, k.name, err)
+			}
+			s.Cached[k.name] += lenOf(l)
+			l = k.list()
+			if err := f.clients[m].List(ctx, l, client.UnsafeDisableDeepCopy); err != nil {
+				return s, fmt.Errorf("%s: listing %ss: %w", m, k.name, err)
+			}
+			s.MemberObjects[k.name] += lenOf(l)
+		}
+		var rss int64
+		pids := f.backend.ComponentPIDs(Prefix + m)
+		for _, c := range []string{"kube-apiserver", "etcd"} {
+			if pid, ok := pids[c]; ok {
+				rss += RSS(pid)
+			}
+		}
+		s.MemberControlPlaneMiB[m] = mib(rss)
+	}
+	// The member lists above are garbage now; measure without them.
+	s.Memory = MeasureMemory()
+	return s, nil
+}
+
+func lenOf(l client.ObjectList) int {
+	switch v := l.(type) {
+	case *appsv1.DeploymentList:
+		return len(v.Items)
+	case *corev1.SecretList:
+		return len(v.Items)
+	case *corev1.ServiceList:
+		return len(v.Items)
+	}
+	return 0
+}
+
+// reengage unregisters the first member and registers it again: the hub
+// lists every CR it holds (and nothing unrelated) and reconciles each once,
+// which must write nothing since all are converged.
+func (f *fleet) reengage(ctx context.Context, res *Results) error {
+	m := f.fw.Options.Members[0]
+	crs := f.crsIn(m)
+	f.progress("registering %s again (%d CRs and its share of the unrelated objects)", m, crs)
+	if err := f.unregister(ctx, m); err != nil {
+		return err
+	}
+	kc, err := f.memberKubeconfig(ctx, m, false)
+	if err != nil {
+		return err
+	}
+	e, err := f.timeEngagement(ctx, m, kc, crs)
+	if err != nil {
+		return err
+	}
+	if res.Engagement == nil {
+		res.Engagement = &Engagement{}
+	}
+	res.Engagement.Loaded = &e
+	if e.TimedOut {
+		res.note("loaded re-engagement of %s: not every CR was reconciled within 3 minutes", m)
+	}
+	f.progress("  engaged after %.2fs, first reconcile after %.2fs, all %d CRs reconciled after %.2fs, %d writes",
+		e.Engaged, e.FirstReconcile, crs, e.AllReconciled, deref(e.Writes))
+	return nil
+}
+
+// crsIn is the number of fleethub CRs the benchmark made in a member.
+func (f *fleet) crsIn(member string) int {
+	n := 1 + f.opts.WebApps + f.opts.SimpleDBs // the probe WebApp, then convergence
+	members := f.fw.Options.Members
+	for i := range f.opts.DomainManagers {
+		if members[i%len(members)] == member {
+			n++
+		}
+	}
+	if f.opts.LatencyWebApps > 0 && (f.opts.Members == 1 || member != members[len(members)-1]) {
+		n += f.opts.LatencyWebApps
+		if f.opts.Members > 1 {
+			n += f.opts.LatencyWebApps
+		}
+	}
+	return n
+}
+
+func deref(p *int) int {
+	if p == nil {
+		return 0
+	}
+	return *p
+}

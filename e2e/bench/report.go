@@ -1,0 +1,183 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+)
+
+// WriteJSON writes the results to path, creating its directory.
+func (r *Results) WriteJSON(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	raw, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(raw, '\n'), 0o644)
+}
+
+// PrintTable writes the results as a table for people.
+func (r *Results) PrintTable(w io.Writer) error {
+	m := r.Machine
+	fmt.Fprintf(w, "\nfleethub benchmark — %s backend, %d members, resync interval %s, %.0fs in all\n",
+		r.Backend, r.Options.Members, r.Options.ResyncInterval, float64(r.Duration))
+	fmt.Fprintf(w, "machine: %s, %d cores, %s GiB, %s, kernel %s; load average %s at start, %s at end\n",
+		m.CPUModel, m.Cores, m.MemoryGiB, m.GoVersion, m.Kernel, m.LoadAtStart, m.LoadAtEnd)
+	fmt.Fprintf(w, "versions: %s\n\n", joinMap(r.Versions))
+
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	row := func(section, figure, format string, args ...any) {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", section, figure, fmt.Sprintf(format, args...))
+	}
+	fmt.Fprintln(tw, "SECTION\tFIGURE\tVALUE")
+
+	if c := r.Convergence; c != nil {
+		s := "1 convergence"
+		row(s, "CRs created at once", "%d (%s) in %d members", c.TotalCRs, joinInts(c.CRs), c.Members)
+		row(s, "all creates sent after", "%.1fs", c.CreateSeconds)
+		row(s, "all Ready after (first create → last Ready)", "%.1fs (%d/%d Ready%s)", c.AllReadySeconds, c.Ready, c.TotalCRs, timedOut(c.TimedOut))
+		row(s, "per CR create → Ready, all: p50 / p99 / max", "%.1fs / %.1fs / %.1fs", c.All.P50, c.All.P99, c.All.Max)
+		for _, k := range sortedKeys(c.TimeToReady) {
+			l := c.TimeToReady[k]
+			row(s, "  "+k+": p50 / p99 / max", "%.1fs / %.1fs / %.1fs (n=%d)", l.P50, l.P99, l.Max, l.Count)
+		}
+		row(s, "hub requests to members meanwhile", "%s", verbs(c.Requests))
+		row(s, "process CPU meanwhile", "%.1fs", c.HubCPUSeconds)
+	}
+	if st := r.Steady; st != nil {
+		s := "2 steady state"
+		row(s, "window", "%d resync intervals of %.0fs (%.0fs)", st.Intervals, st.ResyncInterval, st.WindowSeconds)
+		row(s, "reconciles in the window", "%d (%.0f per interval)", st.Reconciles, float64(st.Reconciles)/float64(st.Intervals))
+		row(s, "hub requests to members, by verb", "%s", verbs(st.Requests))
+		row(s, "  per interval (all verbs)", "%.1f", st.RequestsPerInterval)
+		if len(st.ReadRequests) > 0 {
+			row(s, "  reads", "%s", strings.Join(st.ReadRequests, ", "))
+		}
+		row(s, "write requests", "%d%s", st.Writes, list(st.WriteList))
+		row(s, "hub CPU", "%.2fs (%.2f%% of one core)", st.HubCPUSeconds, st.HubCPUPercent)
+	}
+	if mem := r.Memory; mem != nil {
+		s := "3 memory"
+		a := mem.AfterConvergence
+		row(s, "after convergence: RSS / live heap", "%.1f MiB / %.1f MiB (%d goroutines)", a.RSSMiB, a.HeapLiveMiB, a.Goroutines)
+		row(s, "  hub cache / members hold", "%s / %s", joinInts(a.Cached), joinInts(a.MemberObjects))
+		if u := mem.AfterUnrelated; u != nil {
+			row(s, "unrelated objects added", "%s in %.0fs", joinInts(mem.Unrelated), mem.UnrelatedSeconds)
+			row(s, "with them: RSS / live heap", "%.1f MiB / %.1f MiB (%+.1f / %+.1f MiB)", u.RSSMiB, u.HeapLiveMiB, u.RSSMiB-a.RSSMiB, u.HeapLiveMiB-a.HeapLiveMiB)
+			row(s, "  hub cache / members hold", "%s / %s", joinInts(u.Cached), joinInts(u.MemberObjects))
+			row(s, "  member apiserver+etcd RSS", "%s MiB (was %s)", joinFloats(u.MemberControlPlaneMiB), joinFloats(a.MemberControlPlaneMiB))
+			row(s, "  hub requests in one interval", "%s; %d writes", verbs(mem.SteadyAfterUnrelated), mem.WritesAfterUnrelated)
+		}
+	}
+	if e := r.Engagement; e != nil {
+		s := "4 engagement"
+		for _, me := range e.Members {
+			row(s, "Secret → engaged / first reconcile: "+me.Member+proxyNote(me.ViaProxy), "%.2fs / %.2fs", me.Engaged, me.FirstReconcile)
+		}
+		if l := e.Loaded; l != nil {
+			row(s, "re-registered loaded "+l.Member+": engaged / first / all reconciled", "%.2fs / %.2fs / %.2fs (%d CRs%s)", l.Engaged, l.FirstReconcile, l.AllReconciled, l.CRs, timedOut(l.TimedOut))
+			row(s, "  writes while reconciling them all", "%d%s", deref(l.Writes), list(l.WriteList))
+		}
+	}
+	if l := r.Latency; l != nil {
+		s := "4 engagement"
+		p := l.AllHealthy
+		row(s, "all healthy: create → Deployment p50 / p99", "%.3fs / %.3fs (n=%d%s)", p.CreateToDeployment.P50, p.CreateToDeployment.P99, p.CreateToDeployment.Count, timedOut(p.TimedOut))
+		row(s, "  WebApp reconcile duration p50 / p99", "%.4fs / %.4fs (%d reconciles)", p.ReconcileP50, p.ReconcileP99, p.Reconciles)
+		if u := l.OneUnreachable; u != nil {
+			row(s, l.UnreachableMember+" cut: hub noticed after", "%.1fs (state %s); Ready again %.1fs after restore", l.NoticedSeconds, l.StateDuringCut, l.RecoveredSeconds)
+			row(s, "one unreachable: create → Deployment p50 / p99", "%.3fs / %.3fs (n=%d%s)", u.CreateToDeployment.P50, u.CreateToDeployment.P99, u.CreateToDeployment.Count, timedOut(u.TimedOut))
+			row(s, "  WebApp reconcile duration p50 / p99", "%.4fs / %.4fs (%d reconciles)", u.ReconcileP50, u.ReconcileP99, u.Reconciles)
+		}
+	}
+	if d := r.DNS; d != nil {
+		s := "5 DNS"
+		row(s, "DomainManagers / records in zone "+d.Zone, "%d / %d (%d Ready)", d.DomainManagers, d.RecordsInZone, d.Ready)
+		row(s, "API calls to converge", "%d (client limit %.0f/s)", d.ConvergenceCalls, d.RequestsPerSecond)
+		row(s, "steady: calls / list pages / writes per interval", "%.1f / %.1f / %.1f", d.CallsPerInterval, d.ListPagesPerInterval, d.WritesPerInterval)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	if r.Error != "" {
+		fmt.Fprintf(w, "stopped early: %s\n", r.Error)
+	}
+	return nil
+}
+
+func timedOut(b bool) string {
+	if b {
+		return ", TIMED OUT"
+	}
+	return ""
+}
+
+func list(items []string) string {
+	if len(items) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(items, ", ") + ")"
+}
+
+// verbs formats requests per verb in Verbs order, zeros included for writes.
+func verbs(m map[string]int) string {
+	var parts []string
+	for _, v := range Verbs {
+		if m[v] != 0 || writeVerbs[v] && v != "deletecollection" {
+			parts = append(parts, fmt.Sprintf("%s %d", v, m[v]))
+		}
+	}
+	for _, k := range sortedKeys(m) {
+		known := false
+		for _, v := range Verbs {
+			known = known || v == k
+		}
+		if !known {
+			parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func joinInts(m map[string]int) string {
+	var parts []string
+	for _, k := range sortedKeys(m) {
+		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func joinFloats(m map[string]float64) string {
+	var parts []string
+	for _, k := range sortedKeys(m) {
+		parts = append(parts, fmt.Sprintf("%s %.0f", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func joinMap(m map[string]string) string {
+	var parts []string
+	for _, k := range sortedKeys(m) {
+		parts = append(parts, k+" "+m[k])
+	}
+	return strings.Join(parts, ", ")
+}
