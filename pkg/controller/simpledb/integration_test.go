@@ -363,6 +363,33 @@ func TestChildrenCreatedInOrderWithOwnerRefs(t *testing.T) {
 		t.Errorf("status.ready = true with Ready=False")
 	}
 
+	// One Event announced the children; taking over the new Secret's fields
+	// announced nothing.
+	eventually(t, func() error {
+		list := &eventsv1.EventList{}
+		if err := a.List(ctx, list, client.InNamespace(ns)); err != nil {
+			return err
+		}
+		var created string
+		for _, e := range list.Items {
+			if e.Regarding.Name != "orders" {
+				continue
+			}
+			switch e.Reason {
+			case "Created":
+				created += e.Note
+			case "Updated":
+				return fmt.Errorf("unexpected Event: %s", e.Note)
+			}
+		}
+		for _, child := range []string{"Secret orders-credentials", "PersistentVolumeClaim orders-data", "Deployment orders", "Service orders"} {
+			if !strings.Contains(created, child) {
+				return fmt.Errorf("no Created Event names %s: %q", child, created)
+			}
+		}
+		return nil
+	})
+
 	// Nothing leaked into beta, whose own SimpleDB is reconciled there.
 	if err := absent(ctx, "beta", ns, "orders", &appsv1.Deployment{}); err != nil {
 		t.Errorf("beta: %v", err)
@@ -574,6 +601,61 @@ func TestRejectedDeploymentIsReportedWithoutHotLoop(t *testing.T) {
 	waitFor(t, "beta", ns, "greedy", &corev1.Service{})
 	waitCondition(t, "beta", ns, "greedy", v1alpha1.ConditionDegraded, metav1.ConditionFalse, v1alpha1.ReasonAsExpected)
 	cleanup(t, "beta", ns, "greedy")
+}
+
+func TestClaimOfAnotherOwnerIsLeftAlone(t *testing.T) {
+	setup(t)
+	ctx := context.Background()
+	ns := namespace(t, "alpha")
+	c := fleet.Members["alpha"].Client
+	// A WebApp of the same name already has the claim <name>-data.
+	app := &v1alpha1.WebApp{
+		ObjectMeta: metav1.ObjectMeta{Name: "shared", Namespace: ns},
+		Spec:       v1alpha1.WebAppSpec{Image: "nginx:1.27", Storage: &v1alpha1.StorageSpec{Size: resource.MustParse("1Gi")}},
+	}
+	fleettest.Must(t, c.Create(ctx, app))
+	waitFor(t, "alpha", ns, "shared-data", &corev1.PersistentVolumeClaim{})
+	waitFor(t, "alpha", ns, "shared", &appsv1.Deployment{})
+
+	fleettest.Must(t, c.Create(ctx, simpleDB(ns, "shared")))
+	db := waitCondition(t, "alpha", ns, "shared", v1alpha1.ConditionStorageReady, metav1.ConditionFalse, v1alpha1.ReasonClaimConflict)
+	if r := condition(db, v1alpha1.ConditionReady); r.Reason != v1alpha1.ReasonClaimConflict || !strings.Contains(r.Message, "controlled by WebApp shared") {
+		t.Errorf("Ready = %+v", r)
+	}
+	time.Sleep(time.Second)
+	pvc := get(t, "alpha", ns, "shared-data", &corev1.PersistentVolumeClaim{})
+	dep := get(t, "alpha", ns, "shared", &appsv1.Deployment{})
+	get(t, "alpha", ns, "shared", app)
+	for _, obj := range []client.Object{pvc, dep} {
+		if len(obj.GetOwnerReferences()) != 1 || !metav1.IsControlledBy(obj, app) {
+			t.Errorf("%T %s owners changed: %v", obj, obj.GetName(), obj.GetOwnerReferences())
+		}
+	}
+	if img := dep.Spec.Template.Spec.Containers[0].Image; img != "nginx:1.27" {
+		t.Errorf("the WebApp's Deployment was overwritten: image %s", img)
+	}
+	fleettest.Must(t, c.Delete(ctx, db))
+	eventually(t, func() error { return absent(ctx, "alpha", ns, "shared", &v1alpha1.SimpleDB{}) })
+	if err := c.Get(ctx, key(ns, "shared-data"), pvc); err != nil || !pvc.DeletionTimestamp.IsZero() || !metav1.IsControlledBy(pvc, app) {
+		t.Errorf("deleting the SimpleDB touched the WebApp's claim: %v %+v", err, pvc.ObjectMeta)
+	}
+	eventually(t, func() error {
+		list := &eventsv1.EventList{}
+		if err := c.List(ctx, list, client.InNamespace(ns)); err != nil {
+			return err
+		}
+		for _, e := range list.Items {
+			if e.Reason == v1alpha1.ReasonDataRetained && e.Regarding.Name == "shared" {
+				if strings.Contains(e.Note, "shared-data") || !strings.Contains(e.Note, "Secret shared-credentials") {
+					return fmt.Errorf("retained Event does not name exactly what the SimpleDB had: %s", e.Note)
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("no %s Event", v1alpha1.ReasonDataRetained)
+	})
+	fleettest.Must(t, c.Delete(ctx, app))
+	cleanup(t, "alpha", ns, "shared")
 }
 
 // reconcileDirectly runs the SimpleDB reconciler against the running

@@ -4,6 +4,7 @@
 package simpledb
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -319,7 +320,32 @@ func (r *Reconciler) ensureSecret(ctx context.Context, cl cluster.Cluster, db *v
 	if err := c.Apply(ctx, desired, client.FieldOwner(v1alpha1.FieldManager), client.ForceOwnership); err != nil {
 		return nil, nil, "", fmt.Errorf("applying Secret %s: %w", key.Name, err)
 	}
+	if secretMatches(live, db, string(password)) {
+		// Right after the create: the values were there, only the field
+		// ownership moved to the apply manager. Nothing to announce.
+		ctrl.LoggerFrom(ctx).V(1).Info("Took over the fields of the credentials Secret", "secret", key.Name)
+		return live, nil, apply.Unchanged, nil
+	}
 	return live, nil, apply.Updated, nil
+}
+
+// secretMatches reports whether the Secret already holds every value
+// CredentialsSecret applies.
+func secretMatches(live *corev1.Secret, db *v1alpha1.SimpleDB, password string) bool {
+	for k, v := range childLabels(db) {
+		if live.Labels[k] != v {
+			return false
+		}
+	}
+	if !metav1.IsControlledBy(live, db) {
+		return false
+	}
+	for k, v := range bindingData(db, password) {
+		if !bytes.Equal(live.Data[k], v) {
+			return false
+		}
+	}
+	return true
 }
 
 func (r *Reconciler) createSecret(ctx context.Context, c client.Client, db *v1alpha1.SimpleDB) (*corev1.Secret, error) {
@@ -532,16 +558,19 @@ func (r *Reconciler) finalize(ctx context.Context, c client.Client, rec events.E
 			kept = append(kept, child.kind+" "+child.name)
 		}
 	}
+
+	orig := db.DeepCopy()
+	controllerutil.RemoveFinalizer(db, v1alpha1.Finalizer)
+	if err := c.Patch(ctx, db, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil // an earlier reconcile finished (and reported) it
+		}
+		return fmt.Errorf("removing finalizer: %w", err)
+	}
 	if len(kept) > 0 {
 		rec.Eventf(db, nil, corev1.EventTypeNormal, v1alpha1.ReasonDataRetained, "Retain",
 			"deletionPolicy is Retain: kept %s (owner references removed). A new SimpleDB named %s adopts them with the same data and password; delete them by hand to free the storage",
 			strings.Join(kept, " and "), db.Name)
-	}
-
-	orig := db.DeepCopy()
-	controllerutil.RemoveFinalizer(db, v1alpha1.Finalizer)
-	if err := c.Patch(ctx, db, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); client.IgnoreNotFound(err) != nil {
-		return fmt.Errorf("removing finalizer: %w", err)
 	}
 	ctrl.LoggerFrom(ctx).Info("SimpleDB deleted", "deletionPolicy", policy, "kept", kept)
 	return nil
@@ -585,7 +614,8 @@ func releaseOwnership(ctx context.Context, c client.Client, db *v1alpha1.SimpleD
 	if len(kept) == len(refs) {
 		// Not ours (any more): already released by an earlier attempt, or
 		// never adopted. Either way it stays.
-		return obj.GetLabels()[v1alpha1.LabelInstance] == db.Name, nil
+		l := obj.GetLabels()
+		return l[v1alpha1.LabelName] == componentName && l[v1alpha1.LabelInstance] == db.Name, nil
 	}
 	orig := obj.DeepCopyObject().(client.Object)
 	obj.SetOwnerReferences(kept)

@@ -169,7 +169,9 @@ func readyCondition(db *v1alpha1.SimpleDB, conds []metav1.Condition, obs observe
 	if a.Status != metav1.ConditionTrue {
 		// A claim that cannot bind is the likely cause of a pod that does not
 		// start: name it rather than the symptom.
-		if s := find(v1alpha1.ConditionStorageReady); s.Status != metav1.ConditionTrue && obs.Claim != nil && obs.Claim.Status.Phase != corev1.ClaimBound {
+		s := find(v1alpha1.ConditionStorageReady)
+		if s.Reason == v1alpha1.ReasonClaimConflict ||
+			s.Status != metav1.ConditionTrue && obs.Claim != nil && obs.Claim.Status.Phase != corev1.ClaimBound {
 			return notReady(s)
 		}
 		return notReady(a)

@@ -90,6 +90,12 @@ func TestComputeStatus(t *testing.T) {
 			o.Deployment = deployment(3, 3, 1, 1, 0)
 		}), want{
 			ready: "False/ClaimPending", available: "False/ReplicasUnavailable", storage: "False/ClaimPending", credentials: "True/SecretReady", degraded: "False/AsExpected"}},
+		{"claim controlled by someone else", healthy(func(o *observed) {
+			o.Storage = &problem{v1alpha1.ReasonClaimConflict, "PersistentVolumeClaim order-db-data is controlled by WebApp order-db"}
+			o.Deployment, o.ServiceExists = nil, false
+		}), want{
+			ready: "False/ClaimConflict", available: "False/DeploymentMissing", storage: "False/ClaimConflict", credentials: "True/SecretReady", degraded: "False/AsExpected",
+			message: "controlled by WebApp"}},
 		{"claim lost", healthy(func(o *observed) {
 			o.Claim = claim(corev1.ClaimLost, "1Gi", "")
 			o.Deployment = deployment(3, 3, 1, 1, 0)
