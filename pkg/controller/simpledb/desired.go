@@ -67,7 +67,8 @@ const (
 	socketVolume      = "run"
 	tmpVolume         = "tmp"
 
-	// postgresUID is the postgres user of the official image (Debian and Alpine variants).
+	// postgresUID is the postgres user of the official (Debian-based) image;
+	// with other images the entrypoint fakes a passwd entry for it (nss_wrapper).
 	postgresUID int64 = 999
 )
 
