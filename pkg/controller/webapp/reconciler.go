@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -115,8 +116,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req mcreconcile.Request) (re
 		orig := app.DeepCopy()
 		app.Status = status
 		sctx, span := observe.Phase(ctx, "status")
-		err := c.Status().Patch(sctx, app, client.MergeFrom(orig))
+		// Optimistic lock: a reconcile that read a stale copy must not
+		// overwrite (or announce twice) a newer status.
+		err := c.Status().Patch(sctx, app, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{}))
 		tracing.End(span, err)
+		if apierrors.IsConflict(err) && applyErr == nil {
+			log.V(1).Info("Status changed meanwhile; reconciling again")
+			return ctrl.Result{RequeueAfter: time.Second}, nil
+		}
 		if err != nil {
 			return ctrl.Result{}, errors.Join(applyErr, fmt.Errorf("writing status: %w", err))
 		}
@@ -146,12 +153,24 @@ func (r *Reconciler) Reconcile(ctx context.Context, req mcreconcile.Request) (re
 // Deployment mounts, the Deployment, then the Service in front of it.
 func (r *Reconciler) ensureChildren(ctx context.Context, c client.Client, rec events.EventRecorder, app *v1alpha1.WebApp) (observed, error) {
 	var obs observed
+	// One Event per kind of change per reconcile: several Events with the same
+	// reason in a burst would be merged into a series and patched later,
+	// which would show up as writes long after the object converged.
+	var created, updated []string
+	defer func() {
+		if len(created) > 0 {
+			rec.Eventf(app, nil, corev1.EventTypeNormal, "Created", "Apply", "Created %s", strings.Join(created, ", "))
+		}
+		if len(updated) > 0 {
+			rec.Eventf(app, nil, corev1.EventTypeNormal, "Updated", "Apply", "Updated %s to match the spec", strings.Join(updated, ", "))
+		}
+	}()
 	report := func(kind, name string, res apply.Result) {
 		switch res {
 		case apply.Created:
-			rec.Eventf(app, nil, corev1.EventTypeNormal, "Created", "Apply", "Created %s %s", kind, name)
+			created = append(created, kind+" "+name)
 		case apply.Updated:
-			rec.Eventf(app, nil, corev1.EventTypeNormal, "Updated", "Apply", "Updated %s %s to match the spec", kind, name)
+			updated = append(updated, kind+" "+name)
 		}
 		if res != apply.Unchanged {
 			ctrl.LoggerFrom(ctx).Info("Applied child", "child", kind+"/"+name, "result", res)
