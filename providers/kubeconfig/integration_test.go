@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,48 +27,29 @@ import (
 )
 
 var (
-	fleet     *fleettest.Fleet
-	mgr       *fleettest.Manager
-	setupOnce sync.Once
-	setupErr  error
+	fleet *fleettest.Fleet
+	mgr   *fleettest.Manager
+	// m1 and m2 are registered; m3 and m4 have no CRDs and are registered
+	// by the tests that need them.
+	suite = &fleettest.Suite{
+		Members:      []string{"m1", "m2"},
+		Unregistered: []string{"m3", "m4"},
+		Options:      fleettest.Options{BareMembers: []string{"m3", "m4"}},
+	}
 )
 
 const wait = 30 * time.Second
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if mgr != nil {
-		_ = mgr.Stop()
-	}
-	if fleet != nil {
-		fleet.Stop()
-	}
+	suite.Close()
 	os.Exit(code)
 }
 
-// setup starts hub + members m1, m2 (with CRDs) and m3 (without), registers
-// m1 and m2, and runs the real manager.
 func setup(t *testing.T) {
 	t.Helper()
-	setupOnce.Do(func() {
-		fleettest.SetupLogging()
-		ctx := context.Background()
-		if fleet, setupErr = fleettest.StartWith(fleettest.Options{BareMembers: []string{"m3", "m4"}}, "m1", "m2", "m3", "m4"); setupErr != nil {
-			return
-		}
-		for _, name := range []string{"m1", "m2"} {
-			if setupErr = fleet.Register(ctx, name); setupErr != nil {
-				return
-			}
-		}
-		if mgr, setupErr = fleet.StartManager(fleettest.TestConfig()); setupErr != nil {
-			return
-		}
-		setupErr = mgr.WaitEngaged(ctx, "m1", "m2")
-	})
-	if setupErr != nil {
-		t.Fatalf("starting the test fleet: %v", setupErr)
-	}
+	suite.Setup(t)
+	fleet, mgr = suite.Fleet, suite.Manager
 }
 
 func eventually(t *testing.T, check func() error) {

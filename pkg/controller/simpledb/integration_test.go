@@ -34,48 +34,25 @@ import (
 )
 
 var (
-	fleet     *fleettest.Fleet
-	mgr       *fleettest.Manager
-	setupOnce sync.Once
-	setupErr  error
+	fleet *fleettest.Fleet
+	mgr   *fleettest.Manager
+	suite = &fleettest.Suite{Members: []string{"alpha", "beta"}}
 )
 
 const wait = 30 * time.Second
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if mgr != nil {
-		_ = mgr.Stop()
-	}
-	if fleet != nil {
-		fleet.Stop()
-	}
+	suite.Close()
 	os.Exit(code)
 }
 
-// setup starts the fleet (hub + members alpha and beta) and the manager once,
-// on the first integration test, so unit tests in this package need no binaries.
+// setup starts the fleet (hub + members alpha and beta) and the manager on
+// the first integration test.
 func setup(t *testing.T) {
 	t.Helper()
-	setupOnce.Do(func() {
-		fleettest.SetupLogging()
-		ctx := context.Background()
-		if fleet, setupErr = fleettest.Start("alpha", "beta"); setupErr != nil {
-			return
-		}
-		for _, name := range []string{"alpha", "beta"} {
-			if setupErr = fleet.Register(ctx, name); setupErr != nil {
-				return
-			}
-		}
-		if mgr, setupErr = fleet.StartManager(fleettest.TestConfig()); setupErr != nil {
-			return
-		}
-		setupErr = mgr.WaitEngaged(ctx, "alpha", "beta")
-	})
-	if setupErr != nil {
-		t.Fatalf("starting the test fleet: %v", setupErr)
-	}
+	suite.Setup(t)
+	fleet, mgr = suite.Fleet, suite.Manager
 }
 
 // namespace creates a fresh namespace in each named member.
@@ -716,6 +693,7 @@ func TestPasswordStable(t *testing.T) {
 	var err error
 	mgr, err = fleet.StartManager(fleettest.TestConfig())
 	fleettest.Must(t, err)
+	suite.Manager = mgr // later tests and Close use the new one
 	fleettest.Must(t, mgr.WaitEngaged(ctx, "alpha", "beta"))
 	fleettest.Must(t, update("alpha", ns, "stable", func(d *v1alpha1.SimpleDB) {
 		d.Spec.Resources.Limits[corev1.ResourceMemory] = resource.MustParse("2Gi")

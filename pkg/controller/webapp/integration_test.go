@@ -8,7 +8,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +25,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/fleethub/fleethub/api/v1alpha1"
+	"github.com/fleethub/fleethub/pkg/config"
 	"github.com/fleethub/fleethub/pkg/fleettest"
 	"github.com/fleethub/fleethub/providers/kubeconfig"
 )
@@ -35,52 +35,32 @@ var (
 	metricsAddr string
 	fleet       *fleettest.Fleet
 	mgr         *fleettest.Manager
-	setupOnce   sync.Once
-	setupErr    error
 )
+
+var suite = &fleettest.Suite{
+	Members: []string{"alpha", "beta"},
+	Configure: func(cfg *config.Config) error {
+		otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans)))
+		addr, err := fleettest.FreeAddr()
+		metricsAddr, cfg.MetricsAddr = addr, addr
+		return err
+	},
+}
 
 const wait = 30 * time.Second
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if mgr != nil {
-		_ = mgr.Stop()
-	}
-	if fleet != nil {
-		fleet.Stop()
-	}
+	suite.Close()
 	os.Exit(code)
 }
 
-// setup starts the fleet (hub + members alpha and beta) and the manager once,
-// on the first integration test, so unit tests in this package need no binaries.
+// setup starts the fleet (hub + members alpha and beta) and the manager on
+// the first integration test.
 func setup(t *testing.T) {
 	t.Helper()
-	setupOnce.Do(func() {
-		fleettest.SetupLogging()
-		ctx := context.Background()
-		if fleet, setupErr = fleettest.Start("alpha", "beta"); setupErr != nil {
-			return
-		}
-		for _, name := range []string{"alpha", "beta"} {
-			if setupErr = fleet.Register(ctx, name); setupErr != nil {
-				return
-			}
-		}
-		otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans)))
-		cfg := fleettest.TestConfig()
-		if metricsAddr, setupErr = fleettest.FreeAddr(); setupErr != nil {
-			return
-		}
-		cfg.MetricsAddr = metricsAddr
-		if mgr, setupErr = fleet.StartManager(cfg); setupErr != nil {
-			return
-		}
-		setupErr = mgr.WaitEngaged(ctx, "alpha", "beta")
-	})
-	if setupErr != nil {
-		t.Fatalf("starting the test fleet: %v", setupErr)
-	}
+	suite.Setup(t)
+	fleet, mgr = suite.Fleet, suite.Manager
 }
 
 // namespace creates a fresh namespace in each named member.
