@@ -3,6 +3,8 @@
 package conditions
 
 import (
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -33,4 +35,32 @@ func Unknown(typ, reason, message string) metav1.Condition {
 // IsTrue reports whether the condition of type typ is True.
 func IsTrue(conds []metav1.Condition, typ string) bool {
 	return meta.IsStatusConditionTrue(conds, typ)
+}
+
+// Find returns the condition of type typ, or the zero condition.
+func Find(conds []metav1.Condition, typ string) metav1.Condition {
+	if c := meta.FindStatusCondition(conds, typ); c != nil {
+		return *c
+	}
+	return metav1.Condition{}
+}
+
+// DeploymentStalled reports a Deployment whose rollout exceeded its progress deadline.
+func DeploymentStalled(dep *appsv1.Deployment) bool {
+	for _, c := range dep.Status.Conditions {
+		if c.Type == appsv1.DeploymentProgressing && c.Status == corev1.ConditionFalse && c.Reason == "ProgressDeadlineExceeded" {
+			return true
+		}
+	}
+	return false
+}
+
+// DeploymentMessage is the message of the Deployment's condition of type t.
+func DeploymentMessage(dep *appsv1.Deployment, t appsv1.DeploymentConditionType) string {
+	for _, c := range dep.Status.Conditions {
+		if c.Type == t {
+			return c.Message
+		}
+	}
+	return ""
 }

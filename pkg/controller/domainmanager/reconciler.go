@@ -36,6 +36,7 @@ import (
 
 	"github.com/fleethub/fleethub/api/v1alpha1"
 	"github.com/fleethub/fleethub/pkg/dns"
+	"github.com/fleethub/fleethub/pkg/finalizer"
 	"github.com/fleethub/fleethub/pkg/logging"
 )
 
@@ -152,12 +153,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req mcreconcile.Request) (ct
 		return r.finalize(ctx, c, rec, cluster, dm)
 	}
 
-	if !controllerutil.ContainsFinalizer(dm, v1alpha1.Finalizer) {
-		orig := dm.DeepCopy()
-		controllerutil.AddFinalizer(dm, v1alpha1.Finalizer)
-		if err := c.Patch(ctx, dm, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
-			return ctrl.Result{}, fmt.Errorf("adding finalizer: %w", err)
-		}
+	if err := finalizer.Ensure(ctx, c, dm); err != nil {
+		return ctrl.Result{}, err
 	}
 
 	obs := r.sync(ctx, log, rec, cluster, dm)
@@ -408,10 +405,8 @@ func (r *Reconciler) finalize(ctx context.Context, c client.Client, rec events.E
 			return r.policy().result(err)
 		}
 	}
-	orig := dm.DeepCopy()
-	controllerutil.RemoveFinalizer(dm, v1alpha1.Finalizer)
-	if err := c.Patch(ctx, dm, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); client.IgnoreNotFound(err) != nil {
-		return ctrl.Result{}, fmt.Errorf("removing finalizer: %w", err)
+	if err := finalizer.Remove(ctx, c, dm); client.IgnoreNotFound(err) != nil {
+		return ctrl.Result{}, err
 	}
 	// Only now may the next claimant take the name over.
 	r.notify.add(r.claims.Delete(key)...)

@@ -16,6 +16,7 @@ import (
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 
 	"github.com/fleethub/fleethub/api/v1alpha1"
+	"github.com/fleethub/fleethub/pkg/children"
 )
 
 // DefaultImageRepository is the image repository of PostgreSQL when the hub
@@ -133,29 +134,16 @@ func DeletionPolicy(db *v1alpha1.SimpleDB) v1alpha1.SimpleDBDeletionPolicy {
 	return db.Spec.DeletionPolicy
 }
 
-// selectorLabels select the SimpleDB's pod; immutable on a Deployment.
 func selectorLabels(db *v1alpha1.SimpleDB) map[string]string {
-	return map[string]string{
-		v1alpha1.LabelName:     componentName,
-		v1alpha1.LabelInstance: db.Name,
-	}
+	return children.SelectorLabels(componentName, db.Name)
 }
 
-// childLabels are on every child; managed-by is what the hub's member cache selects on.
 func childLabels(db *v1alpha1.SimpleDB) map[string]string {
-	l := selectorLabels(db)
-	l[v1alpha1.LabelManagedBy] = v1alpha1.ManagedByValue
-	return l
+	return children.Labels(componentName, db.Name)
 }
 
 func ownerRef(db *v1alpha1.SimpleDB) *metav1ac.OwnerReferenceApplyConfiguration {
-	return metav1ac.OwnerReference().
-		WithAPIVersion(v1alpha1.GroupVersion.String()).
-		WithKind("SimpleDB").
-		WithName(db.Name).
-		WithUID(db.UID).
-		WithController(true).
-		WithBlockOwnerDeletion(true)
+	return children.ControllerRef(db, "SimpleDB")
 }
 
 func ownerReference(db *v1alpha1.SimpleDB) metav1.OwnerReference {

@@ -32,6 +32,7 @@ import (
 
 	"github.com/fleethub/fleethub/api/v1alpha1"
 	"github.com/fleethub/fleethub/pkg/apply"
+	"github.com/fleethub/fleethub/pkg/finalizer"
 	"github.com/fleethub/fleethub/pkg/logging"
 	"github.com/fleethub/fleethub/pkg/metrics"
 	"github.com/fleethub/fleethub/pkg/observe"
@@ -129,12 +130,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req mcreconcile.Request) (re
 		return ctrl.Result{}, nil
 	}
 
-	if !controllerutil.ContainsFinalizer(db, v1alpha1.Finalizer) {
-		orig := db.DeepCopy()
-		controllerutil.AddFinalizer(db, v1alpha1.Finalizer)
-		if err := c.Patch(ctx, db, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
-			return ctrl.Result{}, fmt.Errorf("adding finalizer: %w", err)
-		}
+	if err := finalizer.Ensure(ctx, c, db); err != nil {
+		return ctrl.Result{}, err
 	}
 
 	cctx, span := observe.Phase(ctx, "children")
@@ -559,13 +556,11 @@ func (r *Reconciler) finalize(ctx context.Context, c client.Client, rec events.E
 		}
 	}
 
-	orig := db.DeepCopy()
-	controllerutil.RemoveFinalizer(db, v1alpha1.Finalizer)
-	if err := c.Patch(ctx, db, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
+	if err := finalizer.Remove(ctx, c, db); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil // an earlier reconcile finished (and reported) it
 		}
-		return fmt.Errorf("removing finalizer: %w", err)
+		return err
 	}
 	if len(kept) > 0 {
 		rec.Eventf(db, nil, corev1.EventTypeNormal, v1alpha1.ReasonDataRetained, "Retain",

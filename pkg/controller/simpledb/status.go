@@ -135,9 +135,9 @@ func availableCondition(dep *appsv1.Deployment) metav1.Condition {
 		return conditions.False(v1alpha1.ConditionAvailable, v1alpha1.ReasonDeploymentMissing, "The Deployment does not exist yet")
 	case dep.Status.ObservedGeneration < dep.Generation:
 		return conditions.False(v1alpha1.ConditionAvailable, v1alpha1.ReasonProgressing, "The Deployment controller has not yet observed the latest spec")
-	case deploymentStalled(dep):
+	case conditions.DeploymentStalled(dep):
 		return conditions.False(v1alpha1.ConditionAvailable, v1alpha1.ReasonRolloutStalled,
-			"The Deployment exceeded its progress deadline: "+deploymentConditionMessage(dep, appsv1.DeploymentProgressing))
+			"The Deployment exceeded its progress deadline: "+conditions.DeploymentMessage(dep, appsv1.DeploymentProgressing))
 	case dep.Status.UpdatedReplicas < 1 || dep.Status.Replicas > dep.Status.UpdatedReplicas:
 		return conditions.False(v1alpha1.ConditionAvailable, v1alpha1.ReasonProgressing, "Replacing the PostgreSQL pod")
 	case dep.Status.AvailableReplicas < 1:
@@ -182,22 +182,4 @@ func readyCondition(db *v1alpha1.SimpleDB, conds []metav1.Condition, obs observe
 	}
 	return conditions.True(v1alpha1.ConditionReady, v1alpha1.ReasonAvailable,
 		fmt.Sprintf("PostgreSQL %s is available at %s", postgresVersion(db), Endpoint(db)))
-}
-
-func deploymentStalled(dep *appsv1.Deployment) bool {
-	for _, c := range dep.Status.Conditions {
-		if c.Type == appsv1.DeploymentProgressing && c.Status == corev1.ConditionFalse && c.Reason == "ProgressDeadlineExceeded" {
-			return true
-		}
-	}
-	return false
-}
-
-func deploymentConditionMessage(dep *appsv1.Deployment, t appsv1.DeploymentConditionType) string {
-	for _, c := range dep.Status.Conditions {
-		if c.Type == t {
-			return c.Message
-		}
-	}
-	return ""
 }

@@ -9,6 +9,7 @@ import (
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 
 	"github.com/fleethub/fleethub/api/v1alpha1"
+	"github.com/fleethub/fleethub/pkg/children"
 )
 
 const (
@@ -19,30 +20,16 @@ const (
 	defaultPortNumber = 8080
 )
 
-// selectorLabels select the WebApp's pods. They are immutable on a Deployment,
-// so they only name the app, never carry version or config.
 func selectorLabels(app *v1alpha1.WebApp) map[string]string {
-	return map[string]string{
-		v1alpha1.LabelName:     componentName,
-		v1alpha1.LabelInstance: app.Name,
-	}
+	return children.SelectorLabels(componentName, app.Name)
 }
 
-// childLabels are set on every child; managed-by is what the hub's member cache selects on.
 func childLabels(app *v1alpha1.WebApp) map[string]string {
-	l := selectorLabels(app)
-	l[v1alpha1.LabelManagedBy] = v1alpha1.ManagedByValue
-	return l
+	return children.Labels(componentName, app.Name)
 }
 
 func ownerRef(app *v1alpha1.WebApp) *metav1ac.OwnerReferenceApplyConfiguration {
-	return metav1ac.OwnerReference().
-		WithAPIVersion(v1alpha1.GroupVersion.String()).
-		WithKind("WebApp").
-		WithName(app.Name).
-		WithUID(app.UID).
-		WithController(true).
-		WithBlockOwnerDeletion(true)
+	return children.ControllerRef(app, "WebApp")
 }
 
 func port(app *v1alpha1.WebApp) int32 {

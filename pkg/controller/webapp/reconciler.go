@@ -27,6 +27,8 @@ import (
 
 	"github.com/fleethub/fleethub/api/v1alpha1"
 	"github.com/fleethub/fleethub/pkg/apply"
+	"github.com/fleethub/fleethub/pkg/conditions"
+	"github.com/fleethub/fleethub/pkg/finalizer"
 	"github.com/fleethub/fleethub/pkg/logging"
 	"github.com/fleethub/fleethub/pkg/metrics"
 	"github.com/fleethub/fleethub/pkg/observe"
@@ -96,12 +98,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req mcreconcile.Request) (re
 		return ctrl.Result{}, err
 	}
 
-	if !controllerutil.ContainsFinalizer(app, v1alpha1.Finalizer) {
-		orig := app.DeepCopy()
-		controllerutil.AddFinalizer(app, v1alpha1.Finalizer)
-		if err := c.Patch(ctx, app, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
-			return ctrl.Result{}, fmt.Errorf("adding finalizer: %w", err)
-		}
+	if err := finalizer.Ensure(ctx, c, app); err != nil {
+		return ctrl.Result{}, err
 	}
 
 	cctx, span := observe.Phase(ctx, "children")
@@ -128,7 +126,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req mcreconcile.Request) (re
 			return ctrl.Result{}, errors.Join(applyErr, fmt.Errorf("writing status: %w", err))
 		}
 		if now := readyStatus(status.Conditions); now != wasReady {
-			ready := findCondition(status.Conditions, v1alpha1.ConditionReady)
+			ready := conditions.Find(status.Conditions, v1alpha1.ConditionReady)
 			typ := corev1.EventTypeNormal
 			if now != metav1.ConditionTrue {
 				typ = corev1.EventTypeWarning
@@ -240,10 +238,8 @@ func (r *Reconciler) finalize(ctx context.Context, c client.Client, rec events.E
 			return fmt.Errorf("deleting child %s: %w", keys[i], err)
 		}
 	}
-	orig := app.DeepCopy()
-	controllerutil.RemoveFinalizer(app, v1alpha1.Finalizer)
-	if err := c.Patch(ctx, app, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); client.IgnoreNotFound(err) != nil {
-		return fmt.Errorf("removing finalizer: %w", err)
+	if err := finalizer.Remove(ctx, c, app); client.IgnoreNotFound(err) != nil {
+		return err
 	}
 	ctrl.LoggerFrom(ctx).Info("WebApp deleted; children removed")
 	return nil
@@ -254,15 +250,6 @@ func terminal(err error) bool {
 	return apierrors.IsInvalid(err) || apierrors.IsBadRequest(err)
 }
 
-func findCondition(conds []metav1.Condition, t string) metav1.Condition {
-	for _, c := range conds {
-		if c.Type == t {
-			return c
-		}
-	}
-	return metav1.Condition{}
-}
-
 func readyStatus(conds []metav1.Condition) metav1.ConditionStatus {
-	return findCondition(conds, v1alpha1.ConditionReady).Status
+	return conditions.Find(conds, v1alpha1.ConditionReady).Status
 }

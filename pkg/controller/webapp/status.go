@@ -40,14 +40,14 @@ func computeStatus(app *v1alpha1.WebApp, obs observed, now metav1.Time) v1alpha1
 	}
 
 	// Degraded: we could not write what the spec asks for, or the rollout is stuck.
-	stalled := dep != nil && deploymentStalled(dep)
+	stalled := dep != nil && conditions.DeploymentStalled(dep)
 	switch {
 	case obs.ApplyErr != nil:
 		set(conditions.True(v1alpha1.ConditionDegraded, v1alpha1.ReasonApplyFailed,
 			fmt.Sprintf("Applying children failed: %v", obs.ApplyErr)))
 	case stalled:
 		set(conditions.True(v1alpha1.ConditionDegraded, v1alpha1.ReasonRolloutStalled,
-			"The Deployment exceeded its progress deadline: "+deploymentConditionMessage(dep, appsv1.DeploymentProgressing)))
+			"The Deployment exceeded its progress deadline: "+conditions.DeploymentMessage(dep, appsv1.DeploymentProgressing)))
 	default:
 		set(conditions.False(v1alpha1.ConditionDegraded, v1alpha1.ReasonAsExpected, "Children are applied as specified"))
 	}
@@ -59,7 +59,7 @@ func computeStatus(app *v1alpha1.WebApp, obs observed, now metav1.Time) v1alpha1
 		set(conditions.True(v1alpha1.ConditionProgressing, v1alpha1.ReasonReconciling, "Waiting for the Deployment to be created"))
 	case stalled:
 		set(conditions.False(v1alpha1.ConditionProgressing, v1alpha1.ReasonRolloutStalled,
-			"Rollout stopped progressing: "+deploymentConditionMessage(dep, appsv1.DeploymentProgressing)))
+			"Rollout stopped progressing: "+conditions.DeploymentMessage(dep, appsv1.DeploymentProgressing)))
 	case dep.Status.ObservedGeneration < dep.Generation:
 		set(conditions.True(v1alpha1.ConditionProgressing, v1alpha1.ReasonProgressing, "The Deployment controller has not yet observed the latest spec"))
 	case dep.Status.UpdatedReplicas < desired || dep.Status.Replicas > dep.Status.UpdatedReplicas || dep.Status.AvailableReplicas < desired:
@@ -90,7 +90,7 @@ func computeStatus(app *v1alpha1.WebApp, obs observed, now metav1.Time) v1alpha1
 }
 
 func readyCondition(app *v1alpha1.WebApp, conds []metav1.Condition, obs observed) metav1.Condition {
-	find := func(t string) metav1.Condition { return findCondition(conds, t) }
+	find := func(t string) metav1.Condition { return conditions.Find(conds, t) }
 	if d := find(v1alpha1.ConditionDegraded); d.Status == metav1.ConditionTrue {
 		return conditions.False(v1alpha1.ConditionReady, d.Reason, d.Message)
 	}
@@ -129,22 +129,4 @@ func desiredReplicas(app *v1alpha1.WebApp, dep *appsv1.Deployment) int32 {
 		return *dep.Spec.Replicas
 	}
 	return 1
-}
-
-func deploymentStalled(dep *appsv1.Deployment) bool {
-	for _, c := range dep.Status.Conditions {
-		if c.Type == appsv1.DeploymentProgressing && c.Status == corev1.ConditionFalse && c.Reason == "ProgressDeadlineExceeded" {
-			return true
-		}
-	}
-	return false
-}
-
-func deploymentConditionMessage(dep *appsv1.Deployment, t appsv1.DeploymentConditionType) string {
-	for _, c := range dep.Status.Conditions {
-		if c.Type == t {
-			return c.Message
-		}
-	}
-	return ""
 }
