@@ -22,6 +22,7 @@ import (
 
 	"github.com/fleethub/fleethub/api/v1alpha1"
 	"github.com/fleethub/fleethub/deploy"
+	"github.com/fleethub/fleethub/pkg/controller/simpledb"
 	"github.com/fleethub/fleethub/pkg/fleettest"
 	"github.com/fleethub/fleethub/providers/kubeconfig"
 )
@@ -191,6 +192,28 @@ func TestMemberMissingCRDsIsEngagedWhenTheyArrive(t *testing.T) {
 		return nil
 	})
 	reconciles(t, "m3")
+
+	// Then the SimpleDB CRD: SimpleDB starts there too, still without a restart.
+	_, err = envtest.InstallCRDs(fleet.Members["m3"].Config, envtest.CRDInstallOptions{
+		Paths: []string{filepath.Join("..", "..", "deploy", "crd", "bases", "app.54b3r.io_simpledbs.yaml")},
+	})
+	fleettest.Must(t, err)
+	c := fleet.Members["m3"].Client
+	eventually(t, func() error {
+		a, err := annotations("m3")
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(a[kubeconfig.AnnotationKinds], "SimpleDB") {
+			return fmt.Errorf("kinds = %q", a[kubeconfig.AnnotationKinds])
+		}
+		return nil
+	})
+	db := &v1alpha1.SimpleDB{ObjectMeta: metav1.ObjectMeta{Name: "late", Namespace: "default"}}
+	fleettest.Must(t, c.Create(ctx, db))
+	eventually(t, func() error {
+		return c.Get(ctx, client.ObjectKey{Namespace: "default", Name: simpledb.SecretName(db)}, &corev1.Secret{})
+	})
 }
 
 func TestUnreachableMemberRecovers(t *testing.T) {
