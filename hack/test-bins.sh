@@ -34,7 +34,7 @@ for b in "${bins[@]}"; do
   fi
   case "$b" in
     etcd) pkg=./etcd ;;
-    kube-apiserver|kube-controller-manager|kube-scheduler|kubectl) pkg="k8s.io/kubernetes/cmd/$b" ;;
+    kube-apiserver|kube-controller-manager|kube-scheduler|kubectl|kubelet|kubeadm|kube-proxy) pkg="k8s.io/kubernetes/cmd/$b" ;;
     *) echo "test-bins: unknown binary $b" >&2; exit 2 ;;
   esac
   echo ">> building $b from source ($k8s_version / etcd $etcd_version); the first build takes several minutes" >&2

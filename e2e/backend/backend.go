@@ -78,3 +78,11 @@ func Printer(w io.Writer) Progress {
 
 // Discard is a Progress that prints nothing.
 func Discard(string, ...any) {}
+
+// NodeCommander is implemented by backends whose nodes are machines (or
+// containers) that commands can run on, such as kind. Backends whose nodes
+// are simulated do not implement it.
+type NodeCommander interface {
+	// NodeExec runs a command on every node of a cluster.
+	NodeExec(ctx context.Context, name string, args ...string) error
+}

@@ -40,7 +40,8 @@ func newBackend(o Options, bins Binaries) (backend.Backend, error) {
 
 // Images are the application images scenarios and samples run. On kwok any
 // name works (no container runs); on kind they must exist locally, built by
-// hack/app-images.sh, and are loaded into every member.
+// hack/app-images.sh from Debian packages (so PostgreSQL is bookworm's 15),
+// and are loaded into every member.
 type Images struct {
 	// Web serves HTTP on port 80 (an nginx).
 	Web string `json:"web"`
@@ -54,7 +55,7 @@ type Images struct {
 // DefaultImages are the images for a backend.
 func DefaultImages(backendName string) Images {
 	if backendName == "kind" {
-		return Images{Web: "fleethub.local/nginx:e2e", PostgresRepository: "fleethub.local/postgres", PostgresTags: []string{"17"}}
+		return Images{Web: "fleethub.local/nginx:e2e", PostgresRepository: "fleethub.local/postgres", PostgresTags: []string{"15"}}
 	}
 	return Images{Web: "nginx:1.27", PostgresRepository: "postgres"}
 }

@@ -290,7 +290,8 @@ func (f *Fleet) prepare(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := PrepareMember(ctx, m); err != nil {
+			nodes, _ := f.Backend.(backend.NodeCommander)
+			if err := PrepareMemberNodes(ctx, m, nodes); err != nil {
 				errs[i] = fmt.Errorf("member %s: %w", m.Name, err)
 			}
 		}()

@@ -47,7 +47,11 @@ const (
 
 // PrepareMember makes a cluster a fleethub member: the CRDs, the member RBAC
 // from deploy/member bound to the hub's ServiceAccount, and storage.
-func PrepareMember(ctx context.Context, c *Cluster) error {
+func PrepareMember(ctx context.Context, c *Cluster) error { return PrepareMemberNodes(ctx, c, nil) }
+
+// PrepareMemberNodes is PrepareMember for a cluster whose nodes can run
+// commands (nil: simulated nodes).
+func PrepareMemberNodes(ctx context.Context, c *Cluster, nodes backend.NodeCommander) error {
 	root := ModuleRoot()
 	crds, err := ApplyDir(ctx, c.Client, filepath.Join(root, "deploy", "crd", "bases"), "")
 	if err != nil {
@@ -95,18 +99,23 @@ func PrepareMember(ctx context.Context, c *Cluster) error {
 			return err
 		}
 	}
-	return ensureStorage(ctx, c.Client)
+	return ensureStorage(ctx, c, nodes)
 }
 
 // ensureStorage adds a default StorageClass and a volume pool unless the
-// cluster already has a default class (kind's own provisioner, for example).
-func ensureStorage(ctx context.Context, c client.Client) error {
+// cluster already has a default class with a provisioner (kind's own, for
+// example). On backends with real nodes the volumes' directories are made
+// beforehand, writable for any user: a hostPath directory the kubelet creates
+// belongs to root, and PostgreSQL runs as its own user.
+func ensureStorage(ctx context.Context, cl *Cluster, nodes backend.NodeCommander) error {
+	c := cl.Client
 	var classes storagev1.StorageClassList
 	if err := c.List(ctx, &classes); err != nil {
 		return err
 	}
 	for _, sc := range classes.Items {
-		if sc.Annotations["storageclass.kubernetes.io/is-default-class"] == "true" && sc.Name != StorageClassName {
+		if sc.Annotations["storageclass.kubernetes.io/is-default-class"] == "true" && sc.Name != StorageClassName &&
+			sc.Provisioner != "kubernetes.io/no-provisioner" && sc.Provisioner != "kubernetes.io/host-path" {
 			return nil
 		}
 	}
@@ -123,6 +132,15 @@ func ensureStorage(ctx context.Context, c client.Client) error {
 		return err
 	}
 	dirOrCreate := corev1.HostPathDirectoryOrCreate
+	if nodes != nil {
+		var dirs []string
+		for i := range pvPoolSize {
+			dirs = append(dirs, pvDir(i))
+		}
+		if err := nodes.NodeExec(ctx, cl.BackendName, append([]string{"mkdir", "-p", "-m", "0777"}, dirs...)...); err != nil {
+			return fmt.Errorf("making the volume pool's directories: %w", err)
+		}
+	}
 	for i := range pvPoolSize {
 		name := fmt.Sprintf("%s-%02d", StorageClassName, i)
 		pv := &corev1.PersistentVolume{
@@ -133,7 +151,7 @@ func ensureStorage(ctx context.Context, c client.Client) error {
 				PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain,
 				StorageClassName:              StorageClassName,
 				PersistentVolumeSource: corev1.PersistentVolumeSource{
-					HostPath: &corev1.HostPathVolumeSource{Path: "/var/local/fleethub-e2e/" + name, Type: &dirOrCreate},
+					HostPath: &corev1.HostPathVolumeSource{Path: pvDir(i), Type: &dirOrCreate},
 				},
 			},
 		}
@@ -143,6 +161,8 @@ func ensureStorage(ctx context.Context, c client.Client) error {
 	}
 	return nil
 }
+
+func pvDir(i int) string { return fmt.Sprintf("/var/local/%s/%02d", StorageClassName, i) }
 
 // ApplyDir server-side applies every object in the YAML files under dir
 // (recursively, skipping kustomization files), in file order. Objects without

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -57,8 +58,15 @@ func (f *Fleet) ApplySamples(ctx context.Context, member, namespace string, incl
 }
 
 // localizeImages points sample images at the fleet's local images: an nginx
-// becomes Images.Web. On kwok the images are the samples' own.
+// becomes Images.Web, and a SimpleDB asks for a PostgreSQL version that was
+// built locally. On kwok the samples stay as they are.
 func (f *Fleet) localizeImages(o *unstructured.Unstructured) {
+	if o.GetKind() == "SimpleDB" && len(f.Images.PostgresTags) > 0 {
+		v, _, _ := unstructured.NestedString(o.Object, "spec", "postgresVersion")
+		if !slices.Contains(f.Images.PostgresTags, v) {
+			_ = unstructured.SetNestedField(o.Object, f.Images.PostgresTags[0], "spec", "postgresVersion")
+		}
+	}
 	for _, path := range [][]string{{"spec", "image"}, {"spec", "initContainer", "image"}} {
 		img, ok, _ := unstructured.NestedString(o.Object, path...)
 		if !ok {

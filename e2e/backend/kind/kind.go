@@ -19,6 +19,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
@@ -48,9 +50,15 @@ type Options struct {
 type Backend struct {
 	opts     Options
 	provider *cluster.Provider
+
+	compatOnce sync.Once
+	compatErr  error
 }
 
-var _ backend.Backend = &Backend{}
+var (
+	_ backend.Backend       = &Backend{}
+	_ backend.NodeCommander = &Backend{}
+)
 
 // New returns a kind backend using the local Docker engine.
 func New(opts Options) (*Backend, error) {
@@ -76,14 +84,36 @@ func New(opts Options) (*Backend, error) {
 func (b *Backend) Name() string { return "kind" }
 
 // clusterConfig is the kind configuration of every cluster: one node, the
-// apiserver published on loopback only.
-const clusterConfig = `kind: Cluster
+// apiserver published on loopback only. Since Kubernetes 1.35 the kubelet
+// refuses cgroup v1 hosts unless failCgroupV1 is false.
+func clusterConfig(cgroupV1 bool) string {
+	c := `kind: Cluster
 apiVersion: kind.x-k8s.io/v1alpha4
 networking:
   apiServerAddress: 127.0.0.1
 nodes:
 - role: control-plane
 `
+	if cgroupV1 {
+		c += `kubeadmConfigPatches:
+- |
+  kind: KubeletConfiguration
+  failCgroupV1: false
+`
+	}
+	return c
+}
+
+// hostCgroupV1 reports whether this machine mounts cgroup v1 (kind nodes
+// share the host's cgroup version).
+func hostCgroupV1() bool {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs("/sys/fs/cgroup", &st); err != nil {
+		return false
+	}
+	const cgroup2Magic = 0x63677270
+	return st.Type != cgroup2Magic
+}
 
 func (b *Backend) kubeconfigPath(name string) string {
 	return filepath.Join(b.opts.KubeconfigDir, name+".kubeconfig")
@@ -94,6 +124,9 @@ func (b *Backend) kubeconfigPath(name string) string {
 // small machine has.
 func (b *Backend) Create(ctx context.Context, names ...string) error {
 	if err := b.checkImage(ctx); err != nil {
+		return err
+	}
+	if err := b.dockerCompat(ctx); err != nil {
 		return err
 	}
 	existing, err := b.provider.List()
@@ -108,7 +141,7 @@ func (b *Backend) Create(ctx context.Context, names ...string) error {
 			b.opts.Progress("kind: creating cluster %s from %s", name, b.opts.NodeImage)
 			err := b.provider.Create(name,
 				cluster.CreateWithNodeImage(b.opts.NodeImage),
-				cluster.CreateWithRawConfig([]byte(clusterConfig)),
+				cluster.CreateWithRawConfig([]byte(clusterConfig(hostCgroupV1()))),
 				cluster.CreateWithWaitForReady(4*time.Minute),
 				cluster.CreateWithKubeconfigPath(b.kubeconfigPath(name)),
 				cluster.CreateWithDisplayUsage(false),
@@ -175,6 +208,9 @@ func (b *Backend) Kubeconfig(_ context.Context, name string, view backend.View) 
 func (b *Backend) LoadImages(ctx context.Context, name string, images ...string) error {
 	if len(images) == 0 {
 		return nil
+	}
+	if err := b.dockerCompat(ctx); err != nil {
+		return err
 	}
 	ns, err := b.provider.ListInternalNodes(name)
 	if err != nil {
@@ -253,6 +289,9 @@ func (b *Backend) StartAPIServer(ctx context.Context, name string) error {
 }
 
 func (b *Backend) controlPlane(name string) (nodes.Node, error) {
+	if err := b.dockerCompat(context.Background()); err != nil {
+		return nil, err
+	}
 	ns, err := b.provider.ListInternalNodes(name)
 	if err != nil {
 		return nil, err
@@ -305,6 +344,10 @@ func (b *Backend) List(_ context.Context, prefix string) ([]string, error) {
 // DumpLogs implements backend.Backend: containers on the node, the kubelet's
 // journal and the control-plane containers' logs.
 func (b *Backend) DumpLogs(ctx context.Context, name string, w io.Writer) {
+	if err := b.dockerCompat(ctx); err != nil {
+		fmt.Fprintf(w, "kind: %v\n", err)
+		return
+	}
 	ns, err := b.provider.ListNodes(name)
 	if err != nil {
 		fmt.Fprintf(w, "kind: listing nodes of %s: %v\n", name, err)
@@ -370,4 +413,84 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// dockerCompat makes kind usable on hosts that cannot start privileged
+// containers. kind runs every node with --privileged (and execs into nodes
+// with it); a host whose capability bounding set lacks CAP_SYS_RESOURCE
+// refuses that ("unable to apply caps: operation not permitted"). There the
+// backend puts a docker wrapper first on this process's PATH, which kind
+// finds, that asks for every capability but CAP_SYS_RESOURCE, no seccomp or
+// AppArmor confinement, unmasked /proc and /sys paths and all devices
+// instead. The node image copes with the missing capability
+// (hack/kindnode: containerd keeps OOM scores at or above its own). On
+// hosts that can run privileged containers nothing changes.
+func (b *Backend) dockerCompat(ctx context.Context) error {
+	b.compatOnce.Do(func() {
+		out, err := exec.CommandContext(ctx, "docker", "run", "--rm", "--privileged", "--entrypoint", "/bin/true", b.opts.NodeImage).CombinedOutput()
+		if err == nil {
+			return
+		}
+		if !strings.Contains(string(out), "unable to apply caps") {
+			b.compatErr = fmt.Errorf("kind: docker cannot run a privileged container: %w: %s", err, strings.TrimSpace(string(out)))
+			return
+		}
+		real, err := exec.LookPath("docker")
+		if err != nil {
+			b.compatErr = err
+			return
+		}
+		dir := filepath.Join(b.opts.KubeconfigDir, "docker-compat")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			b.compatErr = err
+			return
+		}
+		if err := os.WriteFile(filepath.Join(dir, "docker"), []byte(compatWrapper(real)), 0o755); err != nil {
+			b.compatErr = err
+			return
+		}
+		b.opts.Progress("kind: this host cannot start privileged containers (no CAP_SYS_RESOURCE); kind nodes get every other capability instead (%s)", dir)
+		b.compatErr = os.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	})
+	return b.compatErr
+}
+
+// compatWrapper is the docker wrapper dockerCompat installs.
+func compatWrapper(realDocker string) string {
+	return `#!/bin/sh
+# Written by fleethub's e2e kind backend: this host cannot start privileged
+# containers, so "run --privileged" becomes every capability but
+# CAP_SYS_RESOURCE, and "exec --privileged" a plain exec.
+sub=$1
+for a in "$@"; do
+  shift
+  if [ "$a" = --privileged ]; then
+    if [ "$sub" = run ]; then
+      set -- "$@" --cap-add ALL --cap-drop SYS_RESOURCE --security-opt seccomp=unconfined \
+        --security-opt apparmor=unconfined --security-opt systempaths=unconfined --device-cgroup-rule "a *:* rwm"
+    fi
+    continue
+  fi
+  set -- "$@" "$a"
+done
+exec ` + realDocker + ` "$@"
+`
+}
+
+// NodeExec implements backend.NodeCommander.
+func (b *Backend) NodeExec(ctx context.Context, name string, args ...string) error {
+	if err := b.dockerCompat(ctx); err != nil {
+		return err
+	}
+	ns, err := b.provider.ListInternalNodes(name)
+	if err != nil {
+		return err
+	}
+	for _, n := range ns {
+		var out bytes.Buffer
+		if err := n.CommandContext(ctx, args[0], args[1:]...).SetStdout(&out).SetStderr(&out).Run(); err != nil {
+			return fmt.Errorf("%s: %s: %w: %s", n, strings.Join(args, " "), err, out.String())
+		}
+	}
+	return nil
 }
