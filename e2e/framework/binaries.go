@@ -53,6 +53,19 @@ func BuildBinaries(ctx context.Context, backendName string, progress backend.Pro
 	if b.K8sBinDir, err = script(ctx, filepath.Join(root, "hack", "test-bins.sh"), controlPlaneBinaries...); err != nil {
 		return b, err
 	}
+	if backendName == "kind" {
+		// Node image first: it reuses the Kubernetes binaries built above.
+		if os.Getenv("KIND_NODE_IMAGE") == "" {
+			progress("building the kind node image offline if missing (hack/kind-node-image.sh)")
+			if _, err := script(ctx, filepath.Join(root, "hack", "kind-node-image.sh")); err != nil {
+				return b, err
+			}
+		}
+		progress("building the application images if missing (hack/app-images.sh)")
+		if _, err := script(ctx, filepath.Join(root, "hack", "app-images.sh")); err != nil {
+			return b, err
+		}
+	}
 	if backendName == "kwok" {
 		progress("building kwok and kwokctl from source if not cached (hack/kwok-bins.sh)")
 		if b.KwokBinDir, err = script(ctx, filepath.Join(root, "hack", "kwok-bins.sh")); err != nil {
