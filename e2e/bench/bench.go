@@ -64,7 +64,7 @@ func (o *Options) Flags(fs *flag.FlagSet) {
 	root := framework.ModuleRoot()
 	fs.IntVar(&o.Members, "members", 3, "member clusters (the last one is registered through a proxy and cut off in the engagement section)")
 	fs.IntVar(&o.WebApps, "webapps", 300, "WebApps per member in the convergence section")
-	fs.IntVar(&o.SimpleDBs, "simpledbs", 100, "SimpleDBs per member in the convergence section (each binds a volume and runs a Deployment)")
+	fs.IntVar(&o.SimpleDBs, "simpledbs", 300, "SimpleDBs per member in the convergence section (each binds a volume and runs a Deployment)")
 	fs.IntVar(&o.DomainManagers, "domainmanagers", 1000, "DomainManagers in all, spread over the members, all in one zone of the fake Cloudflare API")
 	fs.DurationVar(&o.ResyncInterval, "resync-interval", 20*time.Second, "the hub manager's --resync-interval (shipped default 10m; short here so a few intervals fit in the run)")
 	fs.IntVar(&o.SteadyIntervals, "steady-intervals", 5, "resync intervals the steady-state window lasts")
@@ -211,8 +211,9 @@ func Run(ctx context.Context, o Options, progress backend.Progress) (res *Result
 		{"engagement", f.engageMembers},
 		{"convergence", f.converge},
 		{"steady state and DNS", f.steady},
-		{"reconcile latency", f.latency},
 		{"memory", f.memory},
+		{"reconcile latency", f.latency},
+		{"engagement of a loaded member", f.reengage},
 	}
 	for _, s := range steps {
 		if err := ctx.Err(); err != nil {

@@ -67,11 +67,19 @@ func (f *fleet) converge(ctx context.Context, res *Results) error {
 	before, cpu0 := f.requests.Snapshot(), CPUTime()
 	start := time.Now()
 	created := make(chan error, 1)
-	go func() {
-		err := f.createItems(ctx, items, f.opts.CreateWorkers, t)
-		c.CreateSeconds = Seconds(time.Since(start).Seconds())
-		created <- err
-	}()
+	go func() { created <- f.createItems(ctx, items, f.opts.CreateWorkers, t) }()
+
+	// finish records what was measured, also when the run is interrupted.
+	finish := func() {
+		c.HubCPUSeconds = Seconds((CPUTime() - cpu0).Seconds())
+		c.Requests = f.requests.Snapshot().Since(before).ByVerb()
+		_, c.Ready = t.Counts()
+		c.AllReadySeconds = Seconds(t.Span().Seconds())
+		for kind := range c.CRs {
+			c.TimeToReady[kind] = Summarise(t.Latencies(func(k string) bool { return strings.Contains(k, "/"+kind+"/") }))
+		}
+		c.All = Summarise(t.Latencies(nil))
+	}
 
 	deadline := time.After(f.opts.ConvergenceTimeout)
 	report := time.NewTicker(15 * time.Second)
@@ -82,32 +90,29 @@ wait:
 		select {
 		case err := <-created:
 			if err != nil {
+				finish()
 				return err
 			}
 			creating = false
+			c.CreateSeconds = Seconds(time.Since(start).Seconds())
 			f.progress("  all %d creates returned after %.1fs", len(items), c.CreateSeconds)
 		case <-t.changed:
-			if n, r := t.Counts(); !creating && r >= n {
-				break wait
-			}
 		case <-report.C:
 			n, r := t.Counts()
 			f.progress("  %d/%d Ready after %s", r, n, time.Since(start).Round(time.Second))
+			continue
 		case <-deadline:
 			c.TimedOut = true
 			break wait
 		case <-ctx.Done():
+			finish()
 			return ctx.Err()
 		}
+		if n, r := t.Counts(); !creating && r >= n {
+			break
+		}
 	}
-	c.HubCPUSeconds = Seconds((CPUTime() - cpu0).Seconds())
-	c.Requests = f.requests.Snapshot().Since(before).ByVerb()
-	_, c.Ready = t.Counts()
-	c.AllReadySeconds = Seconds(t.Span().Seconds())
-	for kind := range c.CRs {
-		c.TimeToReady[kind] = Summarise(t.Latencies(func(k string) bool { return strings.Contains(k, "/"+kind+"/") }))
-	}
-	c.All = Summarise(t.Latencies(nil))
+	finish()
 	if c.TimedOut {
 		res.note("convergence: only %d of %d CRs were Ready after --convergence-timeout=%s", c.Ready, c.TotalCRs, f.opts.ConvergenceTimeout)
 	}

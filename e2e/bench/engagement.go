@@ -31,10 +31,11 @@ type MemberEngagement struct {
 	// to the controllers.
 	Engaged Seconds `json:"engagedSeconds"`
 	// FirstReconcile is when fleethub_reconcile_total first counted a
-	// reconcile in the member.
+	// successful reconcile in the member.
 	FirstReconcile Seconds `json:"firstReconcileSeconds"`
-	// AllReconciled is when the member's reconcile count reached its number
-	// of CRs (each reconciled at least once), for the loaded member.
+	// AllReconciled is when the member's successful reconciles reached its
+	// number of WebApps and SimpleDBs (each reconciled at least once), for
+	// the loaded member. DomainManagers are not in fleethub_reconcile_total.
 	AllReconciled Seconds `json:"allReconciledSeconds,omitempty"`
 	CRs           int     `json:"crs,omitempty"`
 	// Writes are the write requests the hub sent the member from
@@ -108,7 +109,7 @@ func (f *fleet) viaProxy(i int) bool {
 // member's reconcile count reaches crs and counts the writes sent meanwhile.
 func (f *fleet) timeEngagement(ctx context.Context, member string, kc []byte, crs int) (MemberEngagement, error) {
 	e := MemberEngagement{Member: member, CRs: crs}
-	before := f.requests.Snapshot()
+	before, n0 := f.requests.Snapshot(), successfulReconciles(member)
 	start := time.Now()
 	if err := f.register(ctx, member, kc); err != nil {
 		return e, err
@@ -119,7 +120,7 @@ func (f *fleet) timeEngagement(ctx context.Context, member string, kc []byte, cr
 		if engaged == 0 && f.provider.Members()[member] {
 			engaged = now
 		}
-		n := reconciles(member)
+		n := successfulReconciles(member) - n0
 		if first == 0 && n > 0 {
 			first = now
 		}

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -25,6 +27,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	mcmanager "sigs.k8s.io/multicluster-runtime/pkg/manager"
+	"sigs.k8s.io/yaml"
 
 	"github.com/fleethub/fleethub/e2e/backend"
 	"github.com/fleethub/fleethub/e2e/backend/kwok"
@@ -116,6 +119,12 @@ func newFleet(ctx context.Context, opts Options, progress backend.Progress, k8sD
 	})
 	if err != nil {
 		return nil, err
+	}
+	// kube-apiserver's default Service range (10.0.0.0/24) holds 254
+	// Services; every WebApp and SimpleDB has one.
+	if err := addComponentArgs(filepath.Join(opts.StateDir, "kwok", "kwok.yaml"), "kube-apiserver",
+		map[string]string{"service-cluster-ip-range": "10.0.0.0/16"}); err != nil {
+		return nil, fmt.Errorf("kwokctl configuration: %w", err)
 	}
 	f := &fleet{
 		opts:     opts,
@@ -477,4 +486,42 @@ feed:
 		first = ctx.Err()
 	}
 	return first
+}
+
+// addComponentArgs adds extra flags for one control-plane component to the
+// kwokctl configuration the kwok backend wrote (at kwokctl's default path in
+// its work directory, where every kwokctl command it runs reads it). The
+// backend has no option for component flags; this keeps its own patches.
+func addComponentArgs(path, component string, args map[string]string) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	var extra []any
+	for _, k := range slices.Sorted(maps.Keys(args)) {
+		extra = append(extra, map[string]any{"key": k, "value": args[k]})
+	}
+	patches, _ := doc["componentsPatches"].([]any)
+	doc["componentsPatches"] = append(patches, map[string]any{"name": component, "extraArgs": extra})
+	out, err := yaml.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, out, 0o644)
+}
+
+// clustersCPU is the CPU time used so far by every process of every
+// cluster of the fleet (as kwokctl recorded their pids).
+func (f *fleet) clustersCPU() time.Duration {
+	var total time.Duration
+	for _, name := range f.clusterNames() {
+		for _, pid := range f.backend.ComponentPIDs(name) {
+			total += ProcessCPU(pid)
+		}
+	}
+	return total
 }

@@ -73,8 +73,29 @@ func (h hubMetrics) Histogram(name string, labels map[string]string) Histogram {
 	return out
 }
 
-// reconciles is fleethub_reconcile_total for one member (all kinds and
-// results); ForgetCluster resets it when a member leaves the fleet.
-func reconciles(cluster string) float64 {
-	return gatherHubMetrics().Sum("fleethub_reconcile_total", map[string]string{"cluster": cluster})
+// successfulReconciles is fleethub_reconcile_total{result="success"} for
+// one member, all kinds. (A member's series are dropped when it leaves the
+// fleet, and reconciles still queued for it then count as errors.)
+func successfulReconciles(cluster string) float64 {
+	return gatherHubMetrics().Sum("fleethub_reconcile_total", map[string]string{"cluster": cluster, "result": "success"})
+}
+
+// reconcilesByController is controller-runtime's
+// controller_runtime_reconcile_total per controller, all results. Unlike
+// fleethub_reconcile_total it covers every controller (the DomainManager
+// controller does not report fleethub's per-member metrics).
+func reconcilesByController() map[string]float64 {
+	out := map[string]float64{}
+	f := gatherHubMetrics().families["controller_runtime_reconcile_total"]
+	if f == nil {
+		return out
+	}
+	for _, m := range f.GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "controller" {
+				out[l.GetValue()] += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return out
 }

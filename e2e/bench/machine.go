@@ -129,3 +129,57 @@ func RSS(pid int) int64 {
 }
 
 func mib(b int64) float64 { return float64(b*10/(1<<20)) / 10 }
+
+// CPUStat is the machine's cumulative CPU time (/proc/stat, in clock ticks).
+type CPUStat struct{ busy, total uint64 }
+
+// MachineCPU reads the first line of /proc/stat.
+func MachineCPU() CPUStat {
+	raw, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return CPUStat{}
+	}
+	line, _, _ := strings.Cut(string(raw), "\n")
+	f := strings.Fields(line)
+	var s CPUStat
+	for i, v := range f[1:] {
+		n, _ := strconv.ParseUint(v, 10, 64)
+		if i >= 8 { // guest time is already counted in user time
+			break
+		}
+		s.total += n
+		if i != 3 && i != 4 { // idle, iowait
+			s.busy += n
+		}
+	}
+	return s
+}
+
+// Since is the percentage of all cores' time that was busy since before.
+func (s CPUStat) Since(before CPUStat) float64 {
+	if s.total <= before.total {
+		return 0
+	}
+	return 100 * float64(s.busy-before.busy) / float64(s.total-before.total)
+}
+
+// ProcessCPU is a process's user + system CPU time from /proc/<pid>/stat.
+func ProcessCPU(pid int) time.Duration {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name is in parentheses and may contain spaces.
+	i := strings.LastIndexByte(string(raw), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(raw[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	const ticks = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / ticks
+}

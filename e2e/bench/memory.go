@@ -3,6 +3,9 @@ package bench
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -36,16 +39,33 @@ type MemorySample struct {
 	// MemberControlPlaneMiB is the RSS of each member's kube-apiserver and
 	// etcd together (they, not the hub, store the unrelated objects).
 	MemberControlPlaneMiB map[string]float64 `json:"memberControlPlaneMiB"`
+	// HeapProfile is a pprof heap profile of this moment (go tool pprof).
+	HeapProfile string `json:"heapProfile,omitempty"`
 }
 
-// memory measures the hub after convergence, adds the unrelated objects,
-// lets the hub run one resync interval with them (counting its requests),
-// measures again, and finally registers a loaded member anew.
+func writeHeapProfile(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	out, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("heap").WriteTo(out, 0); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// memory measures the hub right after the steady-state window, adds the
+// unrelated objects, lets the hub run one resync interval with them
+// (counting its requests), and measures again.
 func (f *fleet) memory(ctx context.Context, res *Results) error {
 	study := &MemoryStudy{}
 	res.Memory = study
 	var err error
-	if study.AfterConvergence, err = f.sampleMemory(ctx); err != nil {
+	if study.AfterConvergence, err = f.sampleMemory(ctx, "after-convergence"); err != nil {
 		return err
 	}
 	f.progress("  after convergence: RSS %.1f MiB, live heap %.1f MiB, cached %v", study.AfterConvergence.RSSMiB, study.AfterConvergence.HeapLiveMiB, study.AfterConvergence.Cached)
@@ -67,7 +87,7 @@ func (f *fleet) memory(ctx context.Context, res *Results) error {
 		}
 		d := f.requests.Snapshot().Since(before)
 		study.SteadyAfterUnrelated, study.WritesAfterUnrelated = d.ByVerb(), d.WriteCount()
-		after, err := f.sampleMemory(ctx)
+		after, err := f.sampleMemory(ctx, "after-unrelated")
 		if err != nil {
 			return err
 		}
@@ -75,11 +95,12 @@ func (f *fleet) memory(ctx context.Context, res *Results) error {
 		f.progress("  with the unrelated objects: RSS %.1f MiB, live heap %.1f MiB, cached %v (members hold %v)",
 			after.RSSMiB, after.HeapLiveMiB, after.Cached, after.MemberObjects)
 	}
-	return f.reengage(ctx, res)
+	return nil
 }
 
-// sampleMemory measures the process and counts cached and stored objects.
-func (f *fleet) sampleMemory(ctx context.Context) (MemorySample, error) {
+// sampleMemory measures the process, counts cached and stored objects, and
+// writes a heap profile named after the moment next to the results.
+func (f *fleet) sampleMemory(ctx context.Context, moment string) (MemorySample, error) {
 	s := MemorySample{Memory: MeasureMemory(), Cached: map[string]int{}, MemberObjects: map[string]int{}, MemberControlPlaneMiB: map[string]float64{}}
 	// Only kinds the controllers already watch: listing another kind from
 	// the cache would start an informer for it.
@@ -119,6 +140,11 @@ func (f *fleet) sampleMemory(ctx context.Context) (MemorySample, error) {
 	}
 	// The member lists above are garbage now; measure without them.
 	s.Memory = MeasureMemory()
+	path := filepath.Join(filepath.Dir(f.opts.Output), "heap-"+moment+".pb.gz")
+	if err := writeHeapProfile(path); err != nil {
+		return s, err
+	}
+	s.HeapProfile = path
 	return s, nil
 }
 
@@ -139,8 +165,8 @@ func lenOf(l client.ObjectList) int {
 // which must write nothing since all are converged.
 func (f *fleet) reengage(ctx context.Context, res *Results) error {
 	m := f.fw.Options.Members[0]
-	crs := f.crsIn(m)
-	f.progress("registering %s again (%d CRs and its share of the unrelated objects)", m, crs)
+	crs := f.crsIn(m, false)
+	f.progress("registering %s again (%d CRs and its share of the unrelated objects)", m, f.crsIn(m, true))
 	if err := f.unregister(ctx, m); err != nil {
 		return err
 	}
@@ -164,12 +190,14 @@ func (f *fleet) reengage(ctx context.Context, res *Results) error {
 	return nil
 }
 
-// crsIn is the number of fleethub CRs the benchmark made in a member.
-func (f *fleet) crsIn(member string) int {
+// crsIn is the number of fleethub CRs the benchmark made in a member,
+// DomainManagers only when asked: their controller does not count its
+// reconciles in fleethub_reconcile_total, which the engagement timing reads.
+func (f *fleet) crsIn(member string, domainManagers bool) int {
 	n := 1 + f.opts.WebApps + f.opts.SimpleDBs // the probe WebApp, then convergence
 	members := f.fw.Options.Members
 	for i := range f.opts.DomainManagers {
-		if members[i%len(members)] == member {
+		if domainManagers && members[i%len(members)] == member {
 			n++
 		}
 	}

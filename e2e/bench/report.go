@@ -54,7 +54,7 @@ func (r *Results) PrintTable(w io.Writer) error {
 	if st := r.Steady; st != nil {
 		s := "2 steady state"
 		row(s, "window", "%d resync intervals of %.0fs (%.0fs)", st.Intervals, st.ResyncInterval, st.WindowSeconds)
-		row(s, "reconciles in the window", "%d (%.0f per interval)", st.Reconciles, float64(st.Reconciles)/float64(st.Intervals))
+		row(s, "reconciles in the window", "%d (%.0f per interval: %s)", st.Reconciles, float64(st.Reconciles)/float64(st.Intervals), joinInts(st.ReconcilesByController))
 		row(s, "hub requests to members, by verb", "%s", verbs(st.Requests))
 		row(s, "  per interval (all verbs)", "%.1f", st.RequestsPerInterval)
 		if len(st.ReadRequests) > 0 {
@@ -62,6 +62,7 @@ func (r *Results) PrintTable(w io.Writer) error {
 		}
 		row(s, "write requests", "%d%s", st.Writes, list(st.WriteList))
 		row(s, "hub CPU", "%.2fs (%.2f%% of one core)", st.HubCPUSeconds, st.HubCPUPercent)
+		row(s, "  meanwhile: simulated clusters' CPU / machine busy", "%.1fs / %.0f%% of all cores", st.ClustersCPUSeconds, st.MachineBusyPercent)
 	}
 	if mem := r.Memory; mem != nil {
 		s := "3 memory"

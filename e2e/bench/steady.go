@@ -14,9 +14,17 @@ type Steady struct {
 	ResyncInterval Seconds `json:"resyncIntervalSeconds"`
 	Intervals      int     `json:"intervals"`
 	WindowSeconds  Seconds `json:"windowSeconds"`
-	// Reconciles is fleethub_reconcile_total's increase (every kind and
-	// member): the resyncs that happened in the window.
-	Reconciles int `json:"reconciles"`
+	// Reconciles is controller_runtime_reconcile_total's increase (every
+	// controller: the three kinds, the member Secrets, the DNS credentials):
+	// the resyncs that happened in the window.
+	Reconciles             int            `json:"reconciles"`
+	ReconcilesByController map[string]int `json:"reconcilesByController"`
+	// MachineBusyPercent is how busy all cores were in the window (every
+	// process: the simulated clusters, the hub, anything else running).
+	MachineBusyPercent float64 `json:"machineBusyPercent"`
+	// ClustersCPUSeconds is the CPU the simulated clusters' processes
+	// (etcd, kube-apiserver, controller manager, scheduler, kwok) used.
+	ClustersCPUSeconds Seconds `json:"clustersCPUSeconds"`
 	// Requests are the hub's requests to all members in the window, per
 	// verb, per member and verb, and per interval.
 	Requests            map[string]int            `json:"requestsByVerb"`
@@ -64,7 +72,8 @@ func (f *fleet) steady(ctx context.Context, res *Results) error {
 	}
 	window := time.Duration(o.SteadyIntervals) * o.ResyncInterval
 	f.progress("measuring %d resync intervals (%s)", o.SteadyIntervals, window)
-	before, cpu0, rec0, cf0 := f.requests.Snapshot(), CPUTime(), allReconciles(), f.cf.Calls()
+	before, cpu0, rec0, cf0 := f.requests.Snapshot(), CPUTime(), reconcilesByController(), f.cf.Calls()
+	busy0, clusters0 := MachineCPU(), f.clustersCPU()
 	start := time.Now()
 	if err := sleep(ctx, window); err != nil {
 		return err
@@ -72,21 +81,31 @@ func (f *fleet) steady(ctx context.Context, res *Results) error {
 	elapsed := time.Since(start)
 	d := f.requests.Snapshot().Since(before)
 	cpu := CPUTime() - cpu0
+	busy, clusters := MachineCPU().Since(busy0), f.clustersCPU()-clusters0
+	rec := reconcilesByController()
 	s := &Steady{
-		ResyncInterval:   Seconds(o.ResyncInterval.Seconds()),
-		Intervals:        o.SteadyIntervals,
-		WindowSeconds:    Seconds(elapsed.Seconds()),
-		Reconciles:       int(allReconciles() - rec0),
-		Requests:         d.ByVerb(),
-		RequestsByMember: map[string]map[string]int{},
-		Writes:           d.WriteCount(),
-		WriteList:        d.Writes(),
-		HubCPUSeconds:    Seconds(cpu.Seconds()),
-		HubCPUPercent:    roundTo(100*cpu.Seconds()/elapsed.Seconds(), 2),
+		ResyncInterval:         Seconds(o.ResyncInterval.Seconds()),
+		Intervals:              o.SteadyIntervals,
+		WindowSeconds:          Seconds(elapsed.Seconds()),
+		ReconcilesByController: map[string]int{},
+		Requests:               d.ByVerb(),
+		RequestsByMember:       map[string]map[string]int{},
+		Writes:                 d.WriteCount(),
+		WriteList:              d.Writes(),
+		HubCPUSeconds:          Seconds(cpu.Seconds()),
+		HubCPUPercent:          roundTo(100*cpu.Seconds()/elapsed.Seconds(), 2),
 	}
 	for m := range d {
 		s.RequestsByMember[m] = d.ByVerb(m)
 	}
+	for k, v := range rec {
+		if d := int(v - rec0[k]); d != 0 {
+			s.ReconcilesByController[k] = d
+			s.Reconciles += d
+		}
+	}
+	s.MachineBusyPercent = roundTo(busy, 1)
+	s.ClustersCPUSeconds = Seconds(clusters.Seconds())
 	s.RequestsPerInterval = roundTo(float64(d.Total())/float64(o.SteadyIntervals), 1)
 	s.ReadRequests = readList(d)
 	s.Memory = MeasureMemory()
@@ -124,11 +143,6 @@ func (f *fleet) steady(ctx context.Context, res *Results) error {
 			dns.RecordsInZone, dns.CallsPerInterval, dns.ListPagesPerInterval, dns.WritesPerInterval)
 	}
 	return nil
-}
-
-// allReconciles is fleethub_reconcile_total over every member and kind.
-func allReconciles() float64 {
-	return gatherHubMetrics().Sum("fleethub_reconcile_total", nil)
 }
 
 func diffCalls(now, before map[string]int) map[string]int {
