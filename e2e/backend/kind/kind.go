@@ -146,10 +146,13 @@ func (b *Backend) Create(ctx context.Context, names ...string) error {
 				cluster.CreateWithKubeconfigPath(b.kubeconfigPath(name)),
 				cluster.CreateWithDisplayUsage(false),
 				cluster.CreateWithDisplaySalutation(false),
+				// Kept on failure so its logs can be read; deleted below.
+				cluster.CreateWithRetain(true),
 			)
 			if err != nil {
 				var logs bytes.Buffer
 				b.DumpLogs(ctx, name, &logs)
+				_ = b.provider.Delete(name, b.kubeconfigPath(name))
 				return fmt.Errorf("kind: creating %s: %w\n%s", name, err, logs.String())
 			}
 		}
