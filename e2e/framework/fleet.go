@@ -87,6 +87,11 @@ type Fleet struct {
 	Hub     *Cluster
 	Members []*Cluster
 	Manager *Process
+	// HubView is where the hub manager reaches members from, which decides
+	// the server address in their kubeconfig Secrets: backend.Host for the
+	// manager process (the default), backend.InCluster for a manager
+	// deployed into the hub cluster.
+	HubView backend.View
 }
 
 // state is what a later process needs to find a fleet again (make demo-down).

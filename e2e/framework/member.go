@@ -23,6 +23,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/fleethub/fleethub/e2e/backend"
 )
@@ -297,4 +299,30 @@ func createIfMissing(ctx context.Context, c client.Client, o client.Object) erro
 		return fmt.Errorf("creating %T %s: %w", o, o.GetName(), err)
 	}
 	return nil
+}
+
+// ApplyKustomization builds a kustomization directory (kustomize's Go API)
+// and server-side applies the result, namespaces first.
+func ApplyKustomization(ctx context.Context, c client.Client, dir string) ([]*unstructured.Unstructured, error) {
+	rm, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), dir)
+	if err != nil {
+		return nil, fmt.Errorf("kustomize build %s: %w", dir, err)
+	}
+	var objs []*unstructured.Unstructured
+	for _, r := range rm.Resources() {
+		m, err := r.Map()
+		if err != nil {
+			return nil, err
+		}
+		objs = append(objs, &unstructured.Unstructured{Object: m})
+	}
+	sort.SliceStable(objs, func(i, j int) bool {
+		return objs[i].GetKind() == "Namespace" && objs[j].GetKind() != "Namespace"
+	})
+	for _, o := range objs {
+		if err := Apply(ctx, c, o, ""); err != nil {
+			return objs, fmt.Errorf("%s %s: %w", o.GetKind(), o.GetName(), err)
+		}
+	}
+	return objs, nil
 }

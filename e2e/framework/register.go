@@ -25,10 +25,6 @@ import (
 // re-register (kubectl-fleethub register rotates the token).
 const TokenLifetime = 7 * 24 * time.Hour
 
-// hubView is how the hub manager sees member apiservers: it runs as a
-// process on this machine.
-const hubView = backend.Host
-
 // Register makes a member known to the hub: with `kubectl-fleethub register`
 // when the tree has that command, otherwise the way any platform team can,
 // by creating the labelled kubeconfig Secret (with a token of the hub's
@@ -74,7 +70,7 @@ func (f *Fleet) MemberKubeconfig(ctx context.Context, member string) ([]byte, er
 	if m == nil {
 		return nil, fmt.Errorf("no member %q", member)
 	}
-	admin, err := f.Backend.Kubeconfig(ctx, m.BackendName, hubView)
+	admin, err := f.Backend.Kubeconfig(ctx, m.BackendName, f.HubView)
 	if err != nil {
 		return nil, err
 	}
@@ -139,10 +135,10 @@ func (f *Fleet) WaitEngaged(ctx context.Context, member string, timeout time.Dur
 // memberServer is the --server override for the registration plugin: only
 // needed when the hub reaches members by another address than this machine.
 func (f *Fleet) memberServer(ctx context.Context, m *Cluster) string {
-	if hubView == backend.Host {
+	if f.HubView == backend.Host {
 		return ""
 	}
-	kc, err := f.Backend.Kubeconfig(ctx, m.BackendName, hubView)
+	kc, err := f.Backend.Kubeconfig(ctx, m.BackendName, f.HubView)
 	if err != nil {
 		return ""
 	}
