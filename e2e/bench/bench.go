@@ -179,6 +179,9 @@ func Run(ctx context.Context, o Options, progress backend.Progress) (res *Result
 		if derr := f.down(cctx); derr != nil {
 			err = errors.Join(err, fmt.Errorf("cleaning up: %w", derr))
 		}
+		if f.shutdown != "" {
+			res.note("%s", f.shutdown)
+		}
 	}()
 	if err := f.up(ctx); err != nil {
 		return res, err

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -69,6 +70,8 @@ type fleet struct {
 	provider  *kubeconfig.Provider
 	mgrCancel context.CancelFunc
 	mgrDone   chan error
+	// shutdown describes a slow stop of the hub manager, for the notes.
+	shutdown string
 }
 
 // memberNames are the logical names of n members: member-01, member-02, …
@@ -343,18 +346,42 @@ func (f *fleet) startHub() error {
 	return nil
 }
 
-// stopHub stops the in-process manager and waits for it.
+// stopHub stops the in-process manager and waits for it. A stop slower
+// than 10s leaves the goroutine stacks in the state directory for diagnosis.
 func (f *fleet) stopHub() error {
 	if f.mgrCancel == nil {
 		return nil
 	}
 	f.mgrCancel()
 	f.mgrCancel = nil
-	select {
-	case err := <-f.mgrDone:
-		return err
-	case <-time.After(30 * time.Second):
-		return errors.New("the hub manager did not stop within 30s")
+	start := time.Now()
+	dumped := ""
+	for {
+		select {
+		case err := <-f.mgrDone:
+			if errors.Is(err, context.Canceled) {
+				err = nil
+			}
+			if d := time.Since(start); d > 10*time.Second {
+				f.shutdown = fmt.Sprintf("the hub manager took %s to stop (returned %v); goroutines after 10s: %s", d.Round(100*time.Millisecond), err, dumped)
+			} else if err != nil {
+				f.shutdown = fmt.Sprintf("the hub manager returned %v when stopped", err)
+			}
+			return err
+		case <-time.After(10 * time.Second):
+			if dumped == "" {
+				dumped = filepath.Join(f.opts.StateDir, "hub-stop-goroutines.txt")
+				if out, err := os.Create(dumped); err == nil {
+					_ = pprof.Lookup("goroutine").WriteTo(out, 2)
+					_ = out.Close()
+				}
+				f.progress("the hub manager is still stopping after 10s; goroutines written to %s", dumped)
+			}
+			if time.Since(start) > time.Minute {
+				f.shutdown = fmt.Sprintf("the hub manager did not stop within a minute; goroutines after 10s: %s", dumped)
+				return errors.New(f.shutdown)
+			}
+		}
 	}
 }
 
@@ -414,9 +441,9 @@ func (f *fleet) unregister(ctx context.Context, member string) error {
 // each cluster's processes by their recorded pids).
 func (f *fleet) down(ctx context.Context) error {
 	var errs []error
-	if err := f.stopHub(); err != nil && !errors.Is(err, context.Canceled) {
-		errs = append(errs, fmt.Errorf("stopping the hub manager: %w", err))
-	}
+	// A slow or failed stop of the hub is reported in the notes; the
+	// clusters are deleted regardless.
+	_ = f.stopHub()
 	for _, p := range f.proxies {
 		p.Cut()
 	}

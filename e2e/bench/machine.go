@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"syscall"
@@ -93,26 +94,29 @@ type Memory struct {
 	// free page to the OS (debug.FreeOSMemory), so it tracks live data
 	// rather than the garbage of the last burst.
 	RSSMiB float64 `json:"rssMiB"`
-	// HeapLiveMiB is the Go heap still in use after a full GC.
+	// HeapLiveMiB is the Go heap a full GC found live.
 	HeapLiveMiB float64 `json:"heapLiveMiB"`
-	// HeapObjects is the number of live heap objects after that GC.
+	// HeapObjects is the number of heap objects (live and not yet swept).
 	HeapObjects uint64 `json:"heapObjects"`
 	// Goroutines is the number of goroutines.
 	Goroutines int `json:"goroutines"`
 }
 
 // MeasureMemory collects garbage, returns free memory to the OS and reads
-// the process's RSS and live heap.
+// the process's RSS and the heap the collection found live (not what was
+// allocated since, which a burst of reconciles would add).
 func MeasureMemory() Memory {
 	debug.FreeOSMemory()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return Memory{
-		RSSMiB:      mib(RSS(os.Getpid())),
-		HeapLiveMiB: mib(int64(ms.HeapAlloc)),
-		HeapObjects: ms.HeapObjects,
-		Goroutines:  runtime.NumGoroutine(),
+	samples := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/heap/objects:objects"}}
+	metrics.Read(samples)
+	m := Memory{RSSMiB: mib(RSS(os.Getpid())), Goroutines: runtime.NumGoroutine()}
+	if samples[0].Value.Kind() == metrics.KindUint64 {
+		m.HeapLiveMiB = mib(int64(samples[0].Value.Uint64()))
 	}
+	if samples[1].Value.Kind() == metrics.KindUint64 {
+		m.HeapObjects = samples[1].Value.Uint64()
+	}
+	return m
 }
 
 // RSS reads a process's resident set size in bytes from /proc (0 if unknown).

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"net/http"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -109,6 +110,9 @@ func (f *fleet) steady(ctx context.Context, res *Results) error {
 	s.RequestsPerInterval = roundTo(float64(d.Total())/float64(o.SteadyIntervals), 1)
 	s.ReadRequests = readList(d)
 	s.Memory = MeasureMemory()
+	if err := writeHeapProfile(filepath.Join(filepath.Dir(o.Output), "heap-steady.pb.gz")); err != nil {
+		return err
+	}
 	res.Steady = s
 	f.progress("  %d reconciles, %d requests to members (%v), %d writes, hub CPU %.2fs (%.1f%% of a core)",
 		s.Reconciles, d.Total(), s.Requests, s.Writes, s.HubCPUSeconds, s.HubCPUPercent)
