@@ -28,8 +28,10 @@ type Convergence struct {
 	// HubCPUSeconds is the CPU the whole process (hub manager, plus the
 	// load generator's clients and watches) used meanwhile.
 	HubCPUSeconds Seconds `json:"hubCPUSeconds"`
-	// Requests are the hub's requests to the members meanwhile, per verb.
-	Requests map[string]int `json:"requestsByVerb"`
+	// Requests are the hub's requests to the members meanwhile, per verb,
+	// and per verb and resource.
+	Requests       map[string]int `json:"requestsByVerb"`
+	RequestsDetail []string       `json:"requestsByVerbAndResource"`
 }
 
 // converge creates every CR of the section at once and waits until all are
@@ -72,7 +74,8 @@ func (f *fleet) converge(ctx context.Context, res *Results) error {
 	// finish records what was measured, also when the run is interrupted.
 	finish := func() {
 		c.HubCPUSeconds = Seconds((CPUTime() - cpu0).Seconds())
-		c.Requests = f.requests.Snapshot().Since(before).ByVerb()
+		d := f.requests.Snapshot().Since(before)
+		c.Requests, c.RequestsDetail = d.ByVerb(), d.Detail()
 		_, c.Ready = t.Counts()
 		c.AllReadySeconds = Seconds(t.Span().Seconds())
 		for kind := range c.CRs {

@@ -49,6 +49,9 @@ func (r *Results) PrintTable(w io.Writer) error {
 			row(s, "  "+k+": p50 / p99 / max", "%.1fs / %.1fs / %.1fs (n=%d)", l.P50, l.P99, l.Max, l.Count)
 		}
 		row(s, "hub requests to members meanwhile", "%s", verbs(c.Requests))
+		if len(c.RequestsDetail) > 0 {
+			row(s, "  most requested", "%s", strings.Join(c.RequestsDetail[:min(len(c.RequestsDetail), 6)], ", "))
+		}
 		row(s, "process CPU meanwhile", "%.1fs", c.HubCPUSeconds)
 	}
 	if st := r.Steady; st != nil {

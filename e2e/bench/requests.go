@@ -126,6 +126,35 @@ func (s RequestSnapshot) Writes() []string {
 	return out
 }
 
+// Detail lists every verb and resource as "verb resource xN", most first.
+func (s RequestSnapshot) Detail() []string {
+	sum := map[RequestKey]int{}
+	for _, m := range s {
+		for k, v := range m {
+			sum[k] += v
+		}
+	}
+	keys := make([]RequestKey, 0, len(sum))
+	for k := range sum {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if sum[keys[i]] != sum[keys[j]] {
+			return sum[keys[i]] > sum[keys[j]]
+		}
+		return keys[i].Verb+keys[i].Resource < keys[j].Verb+keys[j].Resource
+	})
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		name := k.Verb
+		if k.Resource != "" {
+			name += " " + k.Resource
+		}
+		out = append(out, name+" x"+strconv.Itoa(sum[k]))
+	}
+	return out
+}
+
 // WriteCount is the number of write requests.
 func (s RequestSnapshot) WriteCount() int {
 	n := 0
