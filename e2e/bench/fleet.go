@@ -428,9 +428,14 @@ func (f *fleet) unregister(ctx context.Context, member string) error {
 	if err := client.IgnoreNotFound(f.hubCl.Delete(ctx, s)); err != nil {
 		return err
 	}
+	// Gone from the provider, and its metric series dropped (which happens
+	// just after), so a new registration's reconciles count from zero.
 	return backend.Poll(ctx, time.Minute, 20*time.Millisecond, func() error {
 		if _, ok := f.provider.Members()[member]; ok {
 			return fmt.Errorf("the hub still knows %s", member)
+		}
+		if n := successfulReconciles(member); n != 0 {
+			return fmt.Errorf("the hub still reports %v reconciles in %s", n, member)
 		}
 		return nil
 	})

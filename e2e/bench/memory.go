@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -29,8 +30,15 @@ type MemoryStudy struct {
 }
 
 // MemorySample is the hub process's memory and what its member caches hold.
+// The memory is sampled memorySamples times over one resync interval: a
+// resync is a burst of reconciles whose working set (apply configurations,
+// structured-merge-diff comparisons) is live while it runs, so one sample
+// alone depends on where in the burst it falls. Memory is the median
+// sample; Min and Max bound the samples.
 type MemorySample struct {
 	Memory
+	Min Memory `json:"min"`
+	Max Memory `json:"max"`
 	// Cached is the number of objects in the hub's member caches, per kind
 	// (all members): only what carries fleethub's label, and the CRs.
 	Cached map[string]int `json:"cachedObjects"`
@@ -58,17 +66,19 @@ func writeHeapProfile(path string) error {
 	return out.Close()
 }
 
-// memory measures the hub right after the steady-state window, adds the
-// unrelated objects, lets the hub run one resync interval with them
-// (counting its requests), and measures again.
+// memory samples the hub over the resync interval after the steady-state
+// window, adds the unrelated objects, lets the hub settle for one interval
+// with them, and samples again over the next while counting its requests.
 func (f *fleet) memory(ctx context.Context, res *Results) error {
 	study := &MemoryStudy{}
 	res.Memory = study
 	var err error
-	if study.AfterConvergence, err = f.sampleMemory(ctx, "after-convergence"); err != nil {
+	if study.AfterConvergence, err = f.sampleMemory(ctx, "after-convergence", f.opts.ResyncInterval); err != nil {
 		return err
 	}
-	f.progress("  after convergence: RSS %.1f MiB, live heap %.1f MiB, cached %v", study.AfterConvergence.RSSMiB, study.AfterConvergence.HeapLiveMiB, study.AfterConvergence.Cached)
+	a := study.AfterConvergence
+	f.progress("  after convergence: RSS %.1f MiB (%.1f–%.1f), live heap %.1f MiB (%.1f–%.1f), cached %v",
+		a.RSSMiB, a.Min.RSSMiB, a.Max.RSSMiB, a.HeapLiveMiB, a.Min.HeapLiveMiB, a.Max.HeapLiveMiB, a.Cached)
 	if f.opts.Unrelated > 0 {
 		f.progress("adding %d unrelated objects across %d members (%d%% Secrets, %d%% Deployments at 0 replicas, the rest ConfigMaps)",
 			f.opts.Unrelated, f.opts.Members, f.opts.Mix.SecretsPercent, f.opts.Mix.DeploymentsPercent)
@@ -82,26 +92,27 @@ func (f *fleet) memory(ctx context.Context, res *Results) error {
 			return err
 		}
 		before := f.requests.Snapshot()
-		if err := sleep(ctx, f.opts.ResyncInterval); err != nil {
+		after, err := f.sampleMemory(ctx, "after-unrelated", f.opts.ResyncInterval)
+		if err != nil {
 			return err
 		}
 		d := f.requests.Snapshot().Since(before)
 		study.SteadyAfterUnrelated, study.WritesAfterUnrelated = d.ByVerb(), d.WriteCount()
-		after, err := f.sampleMemory(ctx, "after-unrelated")
-		if err != nil {
-			return err
-		}
 		study.AfterUnrelated = &after
-		f.progress("  with the unrelated objects: RSS %.1f MiB, live heap %.1f MiB, cached %v (members hold %v)",
-			after.RSSMiB, after.HeapLiveMiB, after.Cached, after.MemberObjects)
+		f.progress("  with the unrelated objects: RSS %.1f MiB (%.1f–%.1f), live heap %.1f MiB (%.1f–%.1f), cached %v (members hold %v)",
+			after.RSSMiB, after.Min.RSSMiB, after.Max.RSSMiB, after.HeapLiveMiB, after.Min.HeapLiveMiB, after.Max.HeapLiveMiB, after.Cached, after.MemberObjects)
 	}
 	return nil
 }
 
-// sampleMemory measures the process, counts cached and stored objects, and
-// writes a heap profile named after the moment next to the results.
-func (f *fleet) sampleMemory(ctx context.Context, moment string) (MemorySample, error) {
-	s := MemorySample{Memory: MeasureMemory(), Cached: map[string]int{}, MemberObjects: map[string]int{}, MemberControlPlaneMiB: map[string]float64{}}
+// memorySamples is how many memory samples one MemorySample takes.
+const memorySamples = 5
+
+// sampleMemory counts cached and stored objects, then samples the process's
+// memory memorySamples times over the given span, writing a heap profile
+// named after the moment (at the first sample) next to the results.
+func (f *fleet) sampleMemory(ctx context.Context, moment string, span time.Duration) (MemorySample, error) {
+	s := MemorySample{Cached: map[string]int{}, MemberObjects: map[string]int{}, MemberControlPlaneMiB: map[string]float64{}}
 	// Only kinds the controllers already watch: listing another kind from
 	// the cache would start an informer for it.
 	kinds := []struct {
@@ -138,14 +149,45 @@ func (f *fleet) sampleMemory(ctx context.Context, moment string) (MemorySample, 
 		}
 		s.MemberControlPlaneMiB[m] = mib(rss)
 	}
-	// The member lists above are garbage now; measure without them.
-	s.Memory = MeasureMemory()
-	path := filepath.Join(filepath.Dir(f.opts.Output), "heap-"+moment+".pb.gz")
-	if err := writeHeapProfile(path); err != nil {
-		return s, err
+	// The member lists above are garbage by now; the samples do not see them.
+	var samples []Memory
+	for i := range memorySamples {
+		if i > 0 {
+			if err := sleep(ctx, span/memorySamples); err != nil {
+				return s, err
+			}
+		}
+		samples = append(samples, MeasureMemory())
+		if i == 0 {
+			path := filepath.Join(filepath.Dir(f.opts.Output), "heap-"+moment+".pb.gz")
+			if err := writeHeapProfile(path); err != nil {
+				return s, err
+			}
+			s.HeapProfile = path
+		}
 	}
-	s.HeapProfile = path
+	s.Memory, s.Min, s.Max = medianMemory(samples)
 	return s, nil
+}
+
+// medianMemory returns the median, the least and the greatest of the
+// samples, each figure taken on its own.
+func medianMemory(samples []Memory) (med, lo, hi Memory) {
+	pick := func(get func(Memory) float64) (float64, float64, float64) {
+		v := make([]float64, len(samples))
+		for i, m := range samples {
+			v[i] = get(m)
+		}
+		slices.Sort(v)
+		return v[len(v)/2], v[0], v[len(v)-1]
+	}
+	med.RSSMiB, lo.RSSMiB, hi.RSSMiB = pick(func(m Memory) float64 { return m.RSSMiB })
+	med.HeapLiveMiB, lo.HeapLiveMiB, hi.HeapLiveMiB = pick(func(m Memory) float64 { return m.HeapLiveMiB })
+	var objs, gs float64
+	objs, _, _ = pick(func(m Memory) float64 { return float64(m.HeapObjects) })
+	gs, _, _ = pick(func(m Memory) float64 { return float64(m.Goroutines) })
+	med.HeapObjects, med.Goroutines = uint64(objs), int(gs)
+	return med, lo, hi
 }
 
 func lenOf(l client.ObjectList) int {

@@ -70,11 +70,13 @@ func (r *Results) PrintTable(w io.Writer) error {
 	if mem := r.Memory; mem != nil {
 		s := "3 memory"
 		a := mem.AfterConvergence
-		row(s, "after convergence: RSS / live heap", "%.1f MiB / %.1f MiB (%d goroutines)", a.RSSMiB, a.HeapLiveMiB, a.Goroutines)
+		row(s, "after convergence: RSS / live heap (median of 5)", "%.1f MiB / %.1f MiB (ranges %.0f–%.0f / %.0f–%.0f MiB; %d goroutines)",
+			a.RSSMiB, a.HeapLiveMiB, a.Min.RSSMiB, a.Max.RSSMiB, a.Min.HeapLiveMiB, a.Max.HeapLiveMiB, a.Goroutines)
 		row(s, "  hub cache / members hold", "%s / %s", joinInts(a.Cached), joinInts(a.MemberObjects))
 		if u := mem.AfterUnrelated; u != nil {
 			row(s, "unrelated objects added", "%s in %.0fs", joinInts(mem.Unrelated), mem.UnrelatedSeconds)
-			row(s, "with them: RSS / live heap", "%.1f MiB / %.1f MiB (%+.1f / %+.1f MiB)", u.RSSMiB, u.HeapLiveMiB, u.RSSMiB-a.RSSMiB, u.HeapLiveMiB-a.HeapLiveMiB)
+			row(s, "with them: RSS / live heap (median of 5)", "%.1f MiB / %.1f MiB (%+.1f / %+.1f MiB; ranges %.0f–%.0f / %.0f–%.0f MiB)",
+				u.RSSMiB, u.HeapLiveMiB, u.RSSMiB-a.RSSMiB, u.HeapLiveMiB-a.HeapLiveMiB, u.Min.RSSMiB, u.Max.RSSMiB, u.Min.HeapLiveMiB, u.Max.HeapLiveMiB)
 			row(s, "  hub cache / members hold", "%s / %s", joinInts(u.Cached), joinInts(u.MemberObjects))
 			row(s, "  member apiserver+etcd RSS", "%s MiB (was %s)", joinFloats(u.MemberControlPlaneMiB), joinFloats(a.MemberControlPlaneMiB))
 			row(s, "  hub requests in one interval", "%s; %d writes", verbs(mem.SteadyAfterUnrelated), mem.WritesAfterUnrelated)
