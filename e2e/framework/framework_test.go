@@ -125,3 +125,25 @@ func TestStartManagerReportsEarlyExit(t *testing.T) {
 		t.Fatalf("StartManager = %v, want the manager's own error from its log", err)
 	}
 }
+
+// TestStartManagerRetriesTakenPort: a port found free may be taken before the
+// manager binds it; StartManager then tries again with other ports.
+func TestStartManagerRetriesTakenPort(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "manager")
+	build := exec.Command("go", "build", "-o", bin, "./testdata/fakemanager")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the fake manager: %v\n%s", err, out)
+	}
+	p, err := StartManager(context.Background(), ManagerOptions{Binary: bin, LogPath: filepath.Join(dir, "m.log")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop()
+	if !p.Running() {
+		t.Fatal("the manager is not running after a successful start")
+	}
+	if log := p.LogTail(20); !strings.Contains(log, "address already in use") {
+		t.Fatalf("the first, failed attempt is not in the log:\n%s", log)
+	}
+}

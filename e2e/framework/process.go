@@ -48,8 +48,23 @@ type ManagerOptions struct {
 
 // StartManager runs the hub manager with leader election off, listeners on
 // free loopback ports, and its output in LogPath; it returns once /readyz
-// answers.
+// answers. A port found free can be taken before the manager binds it (by
+// any connection's ephemeral port), so that failure is retried with others.
 func StartManager(ctx context.Context, o ManagerOptions) (*Process, error) {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		var p *Process
+		if p, err = startManager(ctx, o); err == nil {
+			return p, nil
+		}
+		if !strings.Contains(err.Error(), "address already in use") {
+			return nil, err
+		}
+	}
+	return nil, err
+}
+
+func startManager(ctx context.Context, o ManagerOptions) (*Process, error) {
 	metrics, err := freeLoopbackAddr()
 	if err != nil {
 		return nil, err
