@@ -1,7 +1,11 @@
 package fleettest
 
 import (
+	"strings"
+
 	"context"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sync"
 	"testing"
 
@@ -70,4 +74,21 @@ func (s *Suite) Close() {
 	if s.Fleet != nil {
 		s.Fleet.Stop()
 	}
+}
+
+// Namespace creates, in each named member, a namespace named after the test,
+// so tests sharing a fleet never see each other's objects.
+func (f *Fleet) Namespace(t testing.TB, members ...string) string {
+	t.Helper()
+	name := strings.ToLower(t.Name())
+	name = strings.NewReplacer("/", "-", "_", "-", " ", "-").Replace(name)
+	if len(name) > 50 {
+		name = name[:50]
+	}
+	name = strings.TrimRight(name, "-")
+	for _, m := range members {
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+		Must(t, f.Members[m].Client.Create(context.Background(), ns))
+	}
+	return name
 }

@@ -116,7 +116,9 @@ func (p *Provider) run(ctx context.Context, m *member, cfg *rest.Config, setting
 		if healthy {
 			backoff = p.newBackoff()
 		} else {
-			delay = backoff.Step()
+			// Back off, but never probe less often than a healthy member:
+			// a member that comes back must be re-engaged within one interval.
+			delay = min(backoff.Step(), p.opts.ProbeInterval)
 			log.Info("Member not available; retrying", "state", st.State, "reason", st.Reason, "message", st.Message, "retryIn", delay.Round(time.Millisecond).String())
 		}
 		select {

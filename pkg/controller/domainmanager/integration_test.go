@@ -107,15 +107,7 @@ func putCredentials(ctx context.Context, token string) error {
 
 func namespace(t *testing.T, members ...string) string {
 	t.Helper()
-	name := strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
-	if len(name) > 50 {
-		name = name[:50]
-	}
-	name = strings.TrimRight(name, "-")
-	for _, m := range members {
-		fleettest.Must(t, fleet.Members[m].Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}))
-	}
-	return name
+	return fleet.Namespace(t, members...)
 }
 
 func domainManager(ns, name, domain, typ, value string, mut ...func(*v1alpha1.DomainManager)) *v1alpha1.DomainManager {

@@ -63,19 +63,9 @@ func setup(t *testing.T) {
 	fleet, mgr = suite.Fleet, suite.Manager
 }
 
-// namespace creates a fresh namespace in each named member.
 func namespace(t *testing.T, members ...string) string {
 	t.Helper()
-	name := strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
-	if len(name) > 50 {
-		name = name[:50]
-	}
-	name = strings.TrimRight(name, "-")
-	for _, m := range members {
-		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
-		fleettest.Must(t, fleet.Members[m].Client.Create(context.Background(), ns))
-	}
-	return name
+	return fleet.Namespace(t, members...)
 }
 
 func webApp(ns, name string, mut ...func(*v1alpha1.WebApp)) *v1alpha1.WebApp {
