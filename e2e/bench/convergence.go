@@ -28,6 +28,12 @@ type Convergence struct {
 	// HubCPUSeconds is the CPU the whole process (hub manager, plus the
 	// load generator's clients and watches) used meanwhile.
 	HubCPUSeconds Seconds `json:"hubCPUSeconds"`
+	// ClustersCPUSeconds is what the simulated clusters' processes used
+	// meanwhile (creating ReplicaSets and pods, binding volumes, simulating
+	// nodes), and MachineBusyPercent how busy all cores were: on a small
+	// machine they compete with the hub.
+	ClustersCPUSeconds Seconds `json:"clustersCPUSeconds"`
+	MachineBusyPercent float64 `json:"machineBusyPercent"`
 	// Requests are the hub's requests to the members meanwhile, per verb,
 	// and per verb and resource.
 	Requests       map[string]int `json:"requestsByVerb"`
@@ -67,6 +73,7 @@ func (f *fleet) converge(ctx context.Context, res *Results) error {
 	res.Convergence = c
 	f.progress("creating %d CRs at once (%v) with %d creators per member", len(items), c.CRs, f.opts.CreateWorkers)
 	before, cpu0 := f.requests.Snapshot(), CPUTime()
+	busy0, clusters0 := MachineCPU(), f.clustersCPU()
 	start := time.Now()
 	created := make(chan error, 1)
 	go func() { created <- f.createItems(ctx, items, f.opts.CreateWorkers, t) }()
@@ -74,6 +81,8 @@ func (f *fleet) converge(ctx context.Context, res *Results) error {
 	// finish records what was measured, also when the run is interrupted.
 	finish := func() {
 		c.HubCPUSeconds = Seconds((CPUTime() - cpu0).Seconds())
+		c.ClustersCPUSeconds = Seconds((f.clustersCPU() - clusters0).Seconds())
+		c.MachineBusyPercent = roundTo(MachineCPU().Since(busy0), 1)
 		d := f.requests.Snapshot().Since(before)
 		c.Requests, c.RequestsDetail = d.ByVerb(), d.Detail()
 		_, c.Ready = t.Counts()

@@ -52,7 +52,7 @@ func (r *Results) PrintTable(w io.Writer) error {
 		if len(c.RequestsDetail) > 0 {
 			row(s, "  most requested", "%s", strings.Join(c.RequestsDetail[:min(len(c.RequestsDetail), 6)], ", "))
 		}
-		row(s, "process CPU meanwhile", "%.1fs", c.HubCPUSeconds)
+		row(s, "CPU meanwhile: hub process / simulated clusters / machine busy", "%.1fs / %.1fs / %.0f%% of all cores", c.HubCPUSeconds, c.ClustersCPUSeconds, c.MachineBusyPercent)
 	}
 	if st := r.Steady; st != nil {
 		s := "2 steady state"
