@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/cluster"
+	crconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -95,7 +96,12 @@ type kind struct {
 func New(hubCfg *rest.Config, cfg config.Config, opts Options) (mcmanager.Manager, *kubeconfig.Provider, error) {
 	scheme := Scheme()
 	var mgr mcmanager.Manager
+	// controller-runtime v0.24.1's priority queue can deadlock on shutdown
+	// (kubernetes-sigs/controller-runtime#3538), holding every stop — and so
+	// every rollout and leader handover — for the whole grace period.
+	noPriorityQueue := false
 	ctrlOpts := controller.TypedOptions[mcreconcile.Request]{
+		UsePriorityQueue:        &noPriorityQueue,
 		MaxConcurrentReconciles: cfg.MaxConcurrentReconciles,
 		SkipNameValidation:      &opts.SkipControllerNameValidation,
 	}
@@ -149,6 +155,7 @@ func New(hubCfg *rest.Config, cfg config.Config, opts Options) (mcmanager.Manage
 		Cache: cache.Options{
 			DefaultNamespaces: map[string]cache.Config{cfg.HubNamespace: {}},
 		},
+		Controller:                    crconfig.Controller{UsePriorityQueue: &noPriorityQueue},
 		Metrics:                       metricsserver.Options{BindAddress: cfg.MetricsAddr},
 		HealthProbeBindAddress:        cfg.ProbeAddr,
 		PprofBindAddress:              cfg.PprofAddr,

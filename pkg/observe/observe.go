@@ -4,11 +4,13 @@ package observe
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/multicluster-runtime/pkg/multicluster"
 	mcreconcile "sigs.k8s.io/multicluster-runtime/pkg/reconcile"
 
 	"github.com/fleethub/fleethub/pkg/metrics"
@@ -29,6 +31,11 @@ func Reconcile(ctx context.Context, kind string, req mcreconcile.Request) (conte
 		attribute.String("fleethub.name", req.Name),
 		attribute.String("fleethub.kind", kind))
 	return ctx, func(_ ctrl.Result, err error) {
+		if errors.Is(err, multicluster.ErrClusterNotFound) {
+			// The member left the fleet; its series are gone and stay gone.
+			tracing.End(span, nil)
+			return
+		}
 		result := metrics.ResultSuccess
 		if err != nil {
 			result = metrics.ResultError

@@ -38,6 +38,8 @@ import (
 	"github.com/fleethub/fleethub/pkg/dns"
 	"github.com/fleethub/fleethub/pkg/finalizer"
 	"github.com/fleethub/fleethub/pkg/logging"
+	"github.com/fleethub/fleethub/pkg/metrics"
+	"github.com/fleethub/fleethub/pkg/observe"
 )
 
 // Member-cluster permissions of the hub identity (deploy/member/rbac).
@@ -128,7 +130,9 @@ func (r *Reconciler) policy() retryPolicy {
 }
 
 // Reconcile keeps one DomainManager's record at the provider and reports status.
-func (r *Reconciler) Reconcile(ctx context.Context, req mcreconcile.Request) (ctrl.Result, error) {
+func (r *Reconciler) Reconcile(ctx context.Context, req mcreconcile.Request) (res ctrl.Result, err error) {
+	ctx, done := observe.Reconcile(ctx, "DomainManager", req)
+	defer func() { done(res, err) }()
 	log := ctrl.LoggerFrom(ctx)
 	cluster := req.ClusterName.String()
 	key := dns.ClaimKey{Cluster: cluster, Namespace: req.Namespace, Name: req.Name}
@@ -144,6 +148,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req mcreconcile.Request) (ct
 	if err := c.Get(ctx, req.NamespacedName, dm); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.notify.add(r.claims.Delete(key)...)
+			metrics.Forget(cluster, "DomainManager", req.String())
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
@@ -158,6 +163,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req mcreconcile.Request) (ct
 	}
 
 	obs := r.sync(ctx, log, rec, cluster, dm)
+	metrics.Observe(cluster, "DomainManager", req.String(), meta.IsStatusConditionTrue(computeStatus(dm, obs, metav1.Now()).Conditions, v1alpha1.ConditionReady))
 	if err := r.writeStatus(ctx, c, rec, dm, obs); err != nil {
 		return ctrl.Result{}, errors.Join(obs.Err, err)
 	}
