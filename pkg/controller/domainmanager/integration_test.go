@@ -590,7 +590,17 @@ func TestSteadyStateCostsOneListPerZoneAndNoWrites(t *testing.T) {
 		t.Errorf("%d writes to Cloudflare in steady state\n%s", n, cf.SortedCalls())
 	}
 	for _, m := range []string{"alpha", "beta"} {
-		if w := fleet.Requests.Writes(members, m); len(w) > 0 {
+		var w []string
+		for _, req := range fleet.Requests.Writes(members, m) {
+			// The event broadcaster flushes the series of an Event emitted
+			// twice by an earlier test (another namespace) up to seconds
+			// later; that is not a write of this steady state.
+			if strings.Contains(req, "/apis/events.k8s.io/") && !strings.Contains(req, "/namespaces/"+ns+"/") {
+				continue
+			}
+			w = append(w, req)
+		}
+		if len(w) > 0 {
 			t.Errorf("member %s got writes in steady state: %v", m, w)
 		}
 	}
