@@ -37,6 +37,15 @@ var (
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
+// prefix names the suite's clusters; FLEETHUB_E2E_PREFIX lets two checkouts
+// run the suite side by side on one machine without sharing clusters.
+func prefix() string {
+	if p := os.Getenv("FLEETHUB_E2E_PREFIX"); p != "" {
+		return p
+	}
+	return "fleethub-e2e-"
+}
+
 func run(m *testing.M) int {
 	ctx := context.Background()
 	name := os.Getenv("FLEETHUB_E2E_BACKEND")
@@ -60,7 +69,7 @@ func run(m *testing.M) int {
 	cloudflare.AddZone(dnsZone)
 	opts := framework.Options{
 		Backend:  name,
-		Prefix:   "fleethub-e2e-",
+		Prefix:   prefix(),
 		Members:  []string{alpha, beta},
 		StateDir: stateDir,
 		// Short probe and resync intervals: the scenarios stop apiservers
