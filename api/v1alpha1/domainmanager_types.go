@@ -20,7 +20,8 @@ const (
 const (
 	// AnnotationDNSAdopt, set to "true" on a DomainManager, lets it take over
 	// a pre-existing record of the same name and type that carries no owner
-	// marker. Without it such a record is left alone (RecordExistsUnmanaged).
+	// marker, where the hub DNS policy allows the member to adopt. Without
+	// both such a record is left alone (RecordExistsUnmanaged).
 	AnnotationDNSAdopt = "app.54b3r.io/dns-adopt"
 	// AnnotationDNSDeletionPolicy, set to "Orphan" on a DomainManager, makes
 	// its deletion leave the record at the provider (with its owner marker)
@@ -30,10 +31,11 @@ const (
 	// DNSDeletionPolicyOrphan is the value of AnnotationDNSDeletionPolicy
 	// that keeps the record.
 	DNSDeletionPolicyOrphan = "Orphan"
-	// AnnotationDNSAllowedSuffixes, on a member's kubeconfig Secret in the
-	// hub namespace, lists the domain suffixes (comma separated) the
-	// member's DomainManagers may claim; "*" allows any name. It replaces
-	// the hub default (--dns-allowed-suffixes) for that member.
+	// AnnotationDNSAllowedSuffixes was the per-member DNS policy on a
+	// member's kubeconfig Secret. It is retired and ignored (a Secret that
+	// still has it gets a Warning Event): whoever may register a member
+	// could grant it any name. Policy lives in the hub's DNS policy
+	// ConfigMap (--dns-policy-configmap).
 	AnnotationDNSAllowedSuffixes = "app.54b3r.io/dns-allowed-suffixes"
 )
 
@@ -45,8 +47,9 @@ const (
 	// type) exists without fleethub's owner marker; it is left alone unless
 	// the adopt annotation is set.
 	ReasonRecordExistsUnmanaged = "RecordExistsUnmanaged"
-	// ReasonConflict: another DomainManager (in any member) claims the name
-	// first, or the record carries another owner's marker.
+	// ReasonConflict: another DomainManager (in any member) holds the hub's
+	// claim on the name (or on the base of an underscore name), or the
+	// record carries another owner's marker.
 	ReasonConflict = "Conflict"
 	// ReasonDomainNotAllowed: the member may not claim this name (hub policy).
 	ReasonDomainNotAllowed = "DomainNotAllowed"

@@ -214,20 +214,25 @@ func TestInSyncQuirks(t *testing.T) {
 	}
 }
 
-func TestHandover(t *testing.T) {
+func TestPlanInheritsAPreviousHoldersRecord(t *testing.T) {
 	recs := []Record{
-		rec("1", "www.example.com", "A", "192.0.2.1", Marker(me)),
-		rec("2", "other.example.com", "A", "192.0.2.1", Marker(me)),
-		rec("3", "www.example.com", "TXT", "x", ""),
+		rec("1", "www.example.com", "A", "192.0.2.1", Marker(other)),
+		rec("2", "other.example.com", "A", "192.0.2.1", Marker(other)),
+		rec("3", "www.example.com", "TXT", "x", Marker(other)),
 	}
-	out := Handover(recs, me, "WWW.example.com", other)
-	if len(out) != 1 || out[0].ID != "1" || !OwnedBy(out[0].Comment, other) || out[0].Content != "192.0.2.1" {
-		t.Fatalf("handover = %+v", out)
+	want := Record{Name: "www.example.com", Type: "A", Content: "192.0.2.9", TTL: 1}
+	// Without the claim passing on, the previous holder's record blocks.
+	if p := MakePlan(PlanInput{Desired: want, Owner: me, Records: recs}); p.Blocked != BlockedForeign {
+		t.Fatalf("plan without inheritance = %+v", p)
 	}
-	// The winner's plan then simply keeps (or updates) the record.
-	p := MakePlan(PlanInput{Desired: Record{Name: "www.example.com", Type: "A", Content: "192.0.2.1", TTL: 1}, Owner: other, Records: out})
-	if p.Current == nil || p.Writes() != 0 {
-		t.Fatalf("winner plan after handover = %+v", p)
+	// With it, its record at this name is re-marked and rewritten, its TXT
+	// at this name goes, and its record at another name is not touched.
+	p := MakePlan(PlanInput{Desired: want, Owner: me, Inherit: []Owner{other}, Records: recs})
+	if len(p.Update) != 1 || p.Update[0].ID != "1" || !OwnedBy(p.Update[0].Comment, me) || p.Update[0].Content != "192.0.2.9" {
+		t.Fatalf("update = %+v", p.Update)
+	}
+	if len(p.Delete) != 1 || p.Delete[0].ID != "3" || p.Create != nil {
+		t.Fatalf("plan = %+v", p)
 	}
 }
 
@@ -343,34 +348,124 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-func TestResolveClaims(t *testing.T) {
+func TestSucceed(t *testing.T) {
 	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	c := func(cluster, name, typ string, at int) Claim {
-		return Claim{Key: ClaimKey{Cluster: cluster, Namespace: "ns", Name: name}, FQDN: "www.example.com", Type: typ, Created: t0.Add(time.Duration(at) * time.Second)}
+	grace := time.Hour
+	cases := []struct {
+		name    string
+		missing time.Time
+		st      HolderState
+		now     time.Time
+		want    Succession
+	}{
+		{"alive", time.Time{}, HolderState{Registered: true, Checked: true, Exists: true}, t0, HolderAlive},
+		{"not checked yet counts as alive", time.Time{}, HolderState{Registered: true}, t0, HolderAlive},
+		{"DomainManager gone", time.Time{}, HolderState{Registered: true, Checked: true}, t0, HolderGone},
+		{"member just missing", time.Time{}, HolderState{}, t0, HolderMissing},
+		{"member missing within grace", t0, HolderState{}, t0.Add(59 * time.Minute), HolderMissing},
+		{"member missing past grace", t0, HolderState{}, t0.Add(time.Hour), HolderGone},
+		{"member back", t0, HolderState{Registered: true}, t0.Add(2 * time.Hour), HolderAlive},
 	}
-	// Earliest wins; ties go to cluster/namespace/name order.
-	blocked := Resolve([]Claim{c("beta", "b", "A", 0), c("alpha", "a", "A", 0), c("alpha", "z", "A", 5)})
-	if _, ok := blocked[ClaimKey{"alpha", "ns", "a"}]; ok {
-		t.Fatalf("alpha/a should win: %v", blocked)
+	for _, c := range cases {
+		if got := Succeed(Claim{HolderMissingSince: c.missing}, c.st, c.now, grace); got != c.want {
+			t.Errorf("%s: got %v, want %v", c.name, got, c.want)
+		}
 	}
-	if blocked[ClaimKey{"beta", "ns", "b"}].Key.Cluster != "alpha" || blocked[ClaimKey{"alpha", "ns", "z"}].Key.Name != "a" {
-		t.Fatalf("blocked = %v", blocked)
+}
+
+func TestClaimedFirstIgnoresMemberClocks(t *testing.T) {
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	a := Claim{Object: "dns-claim-x-a", Persisted: t0}
+	b := Claim{Object: "dns-claim-x-cname", Persisted: t0.Add(time.Second)}
+	if !ClaimedFirst(a, b) || ClaimedFirst(b, a) {
+		t.Fatal("the claim persisted first must win")
 	}
-	// A and AAAA coexist; a later CNAME is blocked by the first of them.
-	blocked = Resolve([]Claim{c("beta", "v6", "AAAA", 2), c("alpha", "v4", "A", 1), c("alpha", "alias", "CNAME", 3)})
-	if len(blocked) != 1 || blocked[ClaimKey{"alpha", "ns", "alias"}].Key.Name != "v4" {
-		t.Fatalf("blocked = %v", blocked)
+	b.Persisted = t0
+	if !ClaimedFirst(a, b) || ClaimedFirst(b, a) {
+		t.Fatal("a tie must go to the smaller object name, the same way everywhere")
 	}
-	// An earlier CNAME blocks both; the blocked A does not block the AAAA twice.
-	blocked = Resolve([]Claim{c("beta", "v6", "AAAA", 2), c("alpha", "v4", "A", 1), c("alpha", "alias", "CNAME", 0)})
-	if len(blocked) != 2 || blocked[ClaimKey{"beta", "ns", "v6"}].Key.Name != "alias" {
-		t.Fatalf("blocked = %v", blocked)
+}
+
+func TestNameHierarchy(t *testing.T) {
+	for in, want := range map[string]string{
+		"_acme-challenge.www.example.com": "www.example.com",
+		"_a._b.Example.COM.":              "example.com",
+		"www.example.com":                 "www.example.com",
+		"x._y.example.com":                "x._y.example.com",
+		"_only":                           "_only",
+	} {
+		if got := BaseName(in); got != want {
+			t.Errorf("BaseName(%q) = %q, want %q", in, got, want)
+		}
 	}
-	// Names compare case-insensitively.
-	x, y := c("alpha", "a", "A", 0), c("beta", "b", "A", 1)
-	y.FQDN = "WWW.EXAMPLE.COM"
-	if !ClaimsConflict(x, y) || ClaimsConflict(x, x) {
-		t.Fatal("ClaimsConflict wrong")
+	if !IsUnderscore("_dmarc.example.com") || IsUnderscore("a._dmarc.example.com") || !IsWildcard("*.Example.com") || IsWildcard("a.*.example.com") {
+		t.Fatal("IsUnderscore/IsWildcard wrong")
+	}
+}
+
+func TestPolicy(t *testing.T) {
+	doc := `
+default:
+  allowedSuffixes: [example.com]
+members:
+  beta:
+    allowedSuffixes: ["team-b.example.org, *.shared.example.com"]
+    wildcard: true
+    underscore: true
+  7c0f-uid:
+    allowedSuffixes: ["*"]
+    apex: true
+    adopt: true
+`
+	p, err := ParsePolicy([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fallback := Permissions{AllowedSuffixes: []string{"fallback.example"}}
+	beta, src := p.For("", "beta", fallback)
+	if src != "members.beta" || len(beta.AllowedSuffixes) != 2 || beta.AllowedSuffixes[1] != "shared.example.com" || !beta.Wildcard {
+		t.Fatalf("beta = %+v from %s", beta, src)
+	}
+	// The identity entry wins over a name entry.
+	if perm, src := p.For("7c0f-uid", "beta", fallback); src != "members.7c0f-uid" || !perm.Apex {
+		t.Fatalf("by identity = %+v from %s", perm, src)
+	}
+	alpha, src := p.For("alpha-uid", "alpha", fallback)
+	if src != "default" || alpha.AllowedSuffixes[0] != "example.com" || alpha.Wildcard || alpha.Adopt {
+		t.Fatalf("alpha = %+v from %s", alpha, src)
+	}
+	if _, src := (Policy{}).For("x", "x", fallback); src != "hub default" {
+		t.Fatalf("empty policy source %s", src)
+	}
+	checks := []struct {
+		perm     Permissions
+		name     string
+		zone     string
+		holdBase bool
+		err      string
+	}{
+		{alpha, "www.example.com", "example.com", false, ""},
+		{alpha, "www.example.org", "example.org", false, "outside the allowed suffixes (example.com)"},
+		{alpha, "*.example.com", "example.com", false, "wildcards need the wildcard permission"},
+		{alpha, "example.com", "example.com", false, "apex records need the apex permission"},
+		{alpha, "_acme-challenge.www.example.com", "example.com", false, "needs the underscore permission"},
+		{alpha, "_acme-challenge.www.example.com", "example.com", true, ""},
+		{alpha, "_dmarc.example.com", "example.com", false, "needs the underscore permission"},
+		{beta, "*.team-b.example.org", "example.org", false, ""},
+		{beta, "_dmarc.team-b.example.org", "example.org", false, ""},
+		{Permissions{}, "www.example.com", "example.com", false, "allowed suffixes (none)"},
+	}
+	for _, c := range checks {
+		err := c.perm.CheckName(c.name)
+		if err == nil {
+			err = c.perm.CheckPlacement(c.name, c.zone, c.holdBase)
+		}
+		if (c.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.err)) {
+			t.Errorf("%s (holds base %v): got %v, want %q", c.name, c.holdBase, err, c.err)
+		}
+	}
+	if _, err := ParsePolicy([]byte("default: {allowedSuffixes: [x.com], wildcards: true}")); err == nil {
+		t.Fatal("a misspelt permission must be refused")
 	}
 }
 

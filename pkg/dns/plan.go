@@ -13,6 +13,10 @@ type PlanInput struct {
 	Owner Owner
 	// Adopt lets the plan take over one unmarked record of the same name and type.
 	Adopt bool
+	// Inherit are owners whose records at the desired name are ours: the
+	// holders a hub claim passed on from (their DomainManager or member is
+	// gone). Their markers are replaced by ours.
+	Inherit []Owner
 	// PreferID is the record the DomainManager last owned (status.recordID):
 	// if duplicates carrying our marker exist, this one is kept.
 	PreferID string
@@ -81,7 +85,7 @@ func MakePlan(in PlanInput) Plan {
 	var matching, stale, blockers []Record
 	for _, r := range in.Records {
 		switch {
-		case OwnedBy(r.Comment, in.Owner):
+		case OwnedBy(r.Comment, in.Owner) || (SameName(r.Name, want.Name) && ownedByAny(r.Comment, in.Inherit)):
 			if SameName(r.Name, want.Name) && strings.EqualFold(r.Type, want.Type) {
 				matching = append(matching, r)
 			} else {
@@ -136,21 +140,6 @@ func MakePlan(in PlanInput) Plan {
 	return p
 }
 
-// Handover re-marks the records we own at name for the owner to, keeping
-// their content: the DomainManager that lost a claim hands the live record to
-// the one that won it, so DNS keeps answering while ownership changes.
-func Handover(records []Record, from Owner, name string, to Owner) []Record {
-	var out []Record
-	for _, r := range records {
-		if SameName(r.Name, name) && OwnedBy(r.Comment, from) {
-			r.Comment = Marker(to)
-			out = append(out, r)
-		}
-	}
-	sortByID(out)
-	return out
-}
-
 // Owned returns the records in records that carry o's marker.
 func Owned(records []Record, o Owner) []Record {
 	var out []Record
@@ -165,4 +154,13 @@ func Owned(records []Record, o Owner) []Record {
 
 func sortByID(rs []Record) {
 	sort.SliceStable(rs, func(i, j int) bool { return rs[i].ID < rs[j].ID })
+}
+
+func ownedByAny(comment string, owners []Owner) bool {
+	for _, o := range owners {
+		if OwnedBy(comment, o) {
+			return true
+		}
+	}
+	return false
 }

@@ -13,6 +13,10 @@ import (
 	"github.com/fleethub/fleethub/providers/dns/inmemory"
 )
 
+// Hub permissions of the DomainManager controller: the DNS policy and the
+// DNS claims are ConfigMaps in the hub namespace.
+// +kubebuilder:rbac:groups="",namespace=fleethub-system,resources=configmaps,verbs=get;list;watch;create;update;delete
+
 // NewDNSProvider builds the hub's one DNS provider client from cfg. The
 // Cloudflare provider starts without credentials: the DomainManager
 // controller hands it the token from the credentials Secret.
@@ -47,6 +51,8 @@ func setupDomainManager(mgr mcmanager.Manager, cfg config.Config, ctrlOpts contr
 		HubNamespace:           cfg.HubNamespace,
 		CredentialsSecret:      d.CredentialsSecret,
 		DefaultAllowedSuffixes: dns.ParseSuffixes(d.AllowedSuffixes),
+		PolicyConfigMap:        d.PolicyConfigMap,
+		ClaimGracePeriod:       d.ClaimGracePeriod,
 		ResyncInterval:         cfg.ResyncInterval,
 		RateLimitBackoff:       d.RateLimitBackoff,
 	}).SetupWithManager(mgr, ctrlOpts, engage)

@@ -40,14 +40,15 @@ func TestHubWatcherCredentialsAndPolicy(t *testing.T) {
 	member := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "beta", Namespace: hubNS}}
 	hub := fake.NewClientBuilder().WithScheme(scheme()).WithObjects(member).Build()
 	r := &Reconciler{Provider: prov, HubNamespace: hubNS, CredentialsSecret: "dns-credentials"}
-	r.init(hub)
-	w := &hubWatcher{r: r, client: hub, policies: map[string]*string{}}
+	r.init(hub, hub, hub)
+	r.PolicyConfigMap = "dns-policy"
+	w := &hubWatcher{r: r, client: hub, members: map[string]memberSeen{}}
 	pending := func() map[string]bool {
 		h := &harness{r: r}
 		return h.pending()
 	}
 	for _, k := range []dns.ClaimKey{{Cluster: "alpha", Namespace: "ns", Name: "a"}, {Cluster: "beta", Namespace: "ns", Name: "b"}} {
-		r.claims.Put(dns.Claim{Key: k, FQDN: k.Name + ".example.com", Type: "A"}, true)
+		r.index.put(k, k.Name+".example.com")
 	}
 	reconcileSecret := func(name string) {
 		t.Helper()
@@ -79,13 +80,13 @@ func TestHubWatcherCredentialsAndPolicy(t *testing.T) {
 		t.Fatalf("re-queued without a change: %v", p)
 	}
 
-	// Member Secrets: the first sight records the policy; only a change of
-	// the annotation re-queues that member's DomainManagers.
+	// Member Secrets: a registration (the label) re-queues everyone, as
+	// claims held by that member may now stay or pass on.
 	reconcileSecret("beta")
 	if p := pending(); len(p) != 0 {
-		t.Fatalf("first sight re-queued: %v", p)
+		t.Fatalf("an unlabelled Secret re-queued: %v", p)
 	}
-	patch := func(v string) {
+	update := func(f func(*corev1.Secret)) {
 		t.Helper()
 		cur := &corev1.Secret{}
 		if err := hub.Get(ctx, client.ObjectKeyFromObject(member), cur); err != nil {
@@ -94,24 +95,58 @@ func TestHubWatcherCredentialsAndPolicy(t *testing.T) {
 		if cur.Annotations == nil {
 			cur.Annotations = map[string]string{}
 		}
-		cur.Annotations[v1alpha1.AnnotationDNSAllowedSuffixes] = v
-		cur.Annotations["app.54b3r.io/member-state"] = v + "-state"
+		if cur.Labels == nil {
+			cur.Labels = map[string]string{}
+		}
+		f(cur)
 		if err := hub.Update(ctx, cur); err != nil {
 			t.Fatal(err)
 		}
+		reconcileSecret("beta")
 	}
-	patch("team.example.com")
-	reconcileSecret("beta")
-	if p := pending(); len(p) != 1 || !p["beta/b"] {
+	update(func(s *corev1.Secret) { s.Labels[memberSecretLabel] = "true" })
+	if p := pending(); len(p) != 2 {
+		t.Fatalf("registration re-queued %v", p)
+	}
+	// The identity is recorded: re-queued again. Other annotations (the
+	// provider's state) and the retired policy annotation: not.
+	update(func(s *corev1.Secret) { s.Annotations[clusterIdentityAnnotation] = "uid-1" })
+	if p := pending(); len(p) != 2 {
+		t.Fatalf("identity re-queued %v", p)
+	}
+	update(func(s *corev1.Secret) {
+		s.Annotations["app.54b3r.io/member-state"] = "Ready"
+		s.Annotations[v1alpha1.AnnotationDNSAllowedSuffixes] = "*"
+	})
+	if p := pending(); len(p) != 0 {
+		t.Fatalf("unrelated annotations re-queued %v", p)
+	}
+
+	// The policy ConfigMap: first sight and every change re-queue everyone.
+	reconcileCM := func(name string) {
+		t.Helper()
+		if _, err := w.reconcileConfigMap(ctx, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: hubNS, Name: name}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reconcileCM("dns-policy")
+	if p := pending(); len(p) != 2 {
+		t.Fatalf("policy first sight re-queued %v", p)
+	}
+	reconcileCM("dns-policy")
+	if p := pending(); len(p) != 0 {
+		t.Fatalf("unchanged policy re-queued %v", p)
+	}
+	if err := hub.Create(ctx, policyMap("default: {allowedSuffixes: [example.com]}")); err != nil {
+		t.Fatal(err)
+	}
+	reconcileCM("dns-policy")
+	if p := pending(); len(p) != 2 {
 		t.Fatalf("policy change re-queued %v", p)
 	}
-	// Other annotations changing (the kubeconfig provider's state) do not.
-	cur := &corev1.Secret{}
-	_ = hub.Get(ctx, client.ObjectKeyFromObject(member), cur)
-	cur.Annotations["app.54b3r.io/member-state"] = "Ready"
-	_ = hub.Update(ctx, cur)
-	reconcileSecret("beta")
-	if p := pending(); len(p) != 0 {
-		t.Fatalf("unrelated annotation re-queued %v", p)
+	// A claim object: only the DomainManagers waiting on its name.
+	reconcileCM(claimObjectName("b.example.com", "A"))
+	if p := pending(); len(p) != 1 || !p["beta/b"] {
+		t.Fatalf("claim change re-queued %v", p)
 	}
 }

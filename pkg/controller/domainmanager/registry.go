@@ -15,173 +15,95 @@ import (
 	"github.com/fleethub/fleethub/pkg/dns"
 )
 
-// Registry is the hub's in-memory view of every DomainManager's claim, across
-// all members, so that two DomainManagers claiming one name are ordered the
-// same way wherever they live (dns.Resolve: earliest creationTimestamp, then
-// cluster/namespace/name).
-//
-// Limits, by design:
-//   - It is fed by reconciles and lives in the leader's memory only. After a
-//     restart (or a leader change) it starts empty and fills as every
-//     DomainManager is reconciled once. Until then a later claimant may look
-//     unopposed; the owner marker in the record comment is what keeps it from
-//     touching a record another DomainManager holds (it reports Conflict from
-//     the marker), and once the earlier claim is known the later one hands
-//     the record over (see dns.Handover).
-//   - A member that is disengaged (unregistered, unreachable long enough to be
-//     removed) takes its claims with it; its records stay, marked with their
-//     owner, and nobody else touches them.
-//   - Memory is one small entry per DomainManager.
-type Registry struct {
+// index is this process's map of the DomainManagers it has seen and the
+// names they want, so that a change to a name (a claim released or passed
+// on, a policy change) re-queues exactly the DomainManagers waiting on it.
+// It decides nothing: who holds a name is the hub claim's business
+// (claimstore.go). An underscore name also waits on its base name.
+type index struct {
 	mu     sync.Mutex
-	claims map[dns.ClaimKey]registered
-	byName map[string]map[dns.ClaimKey]bool // active claims by FQDN
+	byKey  map[dns.ClaimKey]string
+	byName map[string]map[dns.ClaimKey]bool
 }
 
-type registered struct {
-	claim  dns.Claim
-	active bool
+func newIndex() *index {
+	return &index{byKey: map[dns.ClaimKey]string{}, byName: map[string]map[dns.ClaimKey]bool{}}
 }
 
-// NewRegistry returns an empty registry.
-func NewRegistry() *Registry {
-	return &Registry{claims: map[dns.ClaimKey]registered{}, byName: map[string]map[dns.ClaimKey]bool{}}
-}
-
-// Put records c. An inactive claim (spec invalid, name not allowed) is known
-// for requeues but claims nothing. It returns the other DomainManagers whose
-// standing changed (newly blocked, unblocked, or blocked by someone else).
-func (r *Registry) Put(c dns.Claim, active bool) []dns.ClaimKey {
-	c.FQDN = dns.NormalizeName(c.FQDN)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	old, had := r.claims[c.Key]
-	if had && old.active == active && sameClaim(old.claim, c) {
-		return nil
+func (x *index) put(k dns.ClaimKey, fqdn string) {
+	fqdn = dns.NormalizeName(fqdn)
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.byKey[k] == fqdn {
+		return
 	}
-	names := []string{c.FQDN}
-	if had && old.claim.FQDN != c.FQDN {
-		names = append(names, old.claim.FQDN)
-	}
-	before := r.standing(names)
-	r.remove(c.Key)
-	r.claims[c.Key] = registered{claim: c, active: active}
-	if active {
-		if r.byName[c.FQDN] == nil {
-			r.byName[c.FQDN] = map[dns.ClaimKey]bool{}
+	x.removeLocked(k)
+	x.byKey[k] = fqdn
+	for _, n := range []string{fqdn, dns.BaseName(fqdn)} {
+		if x.byName[n] == nil {
+			x.byName[n] = map[dns.ClaimKey]bool{}
 		}
-		r.byName[c.FQDN][c.Key] = true
+		x.byName[n][k] = true
 	}
-	return changed(before, r.standing(names), c.Key)
 }
 
-// Delete forgets a DomainManager (it is gone) and returns the others whose
-// standing changed: typically the next claimant, which may now take over.
-func (r *Registry) Delete(k dns.ClaimKey) []dns.ClaimKey {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	old, had := r.claims[k]
-	if !had {
-		return nil
-	}
-	names := []string{old.claim.FQDN}
-	before := r.standing(names)
-	r.remove(k)
-	return changed(before, r.standing(names), k)
+func (x *index) delete(k dns.ClaimKey) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.removeLocked(k)
 }
 
-// DeleteCluster forgets every DomainManager of a member that went away.
-func (r *Registry) DeleteCluster(cluster string) []dns.ClaimKey {
-	var out []dns.ClaimKey
-	for _, k := range r.Keys(cluster) {
-		out = append(out, r.Delete(k)...)
-	}
-	seen := map[dns.ClaimKey]bool{}
-	var uniq []dns.ClaimKey
-	for _, k := range out {
-		if k.Cluster != cluster && !seen[k] {
-			seen[k] = true
-			uniq = append(uniq, k)
-		}
-	}
-	return uniq
-}
-
-// BlockedBy returns the claim that keeps k from its name, if any.
-func (r *Registry) BlockedBy(k dns.ClaimKey) (dns.Claim, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	e, ok := r.claims[k]
-	if !ok || !e.active {
-		return dns.Claim{}, false
-	}
-	by, blocked := r.resolve(e.claim.FQDN)[k]
-	return by, blocked
-}
-
-// Keys lists the known DomainManagers, of one cluster or ("") all.
-func (r *Registry) Keys(cluster string) []dns.ClaimKey {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []dns.ClaimKey
-	for k := range r.claims {
-		if cluster == "" || k.Cluster == cluster {
-			out = append(out, k)
-		}
-	}
-	return out
-}
-
-// remove drops k. r.mu held.
-func (r *Registry) remove(k dns.ClaimKey) {
-	old, ok := r.claims[k]
+func (x *index) removeLocked(k dns.ClaimKey) {
+	fqdn, ok := x.byKey[k]
 	if !ok {
 		return
 	}
-	delete(r.claims, k)
-	if set := r.byName[old.claim.FQDN]; set != nil {
-		delete(set, k)
-		if len(set) == 0 {
-			delete(r.byName, old.claim.FQDN)
+	delete(x.byKey, k)
+	for _, n := range []string{fqdn, dns.BaseName(fqdn)} {
+		delete(x.byName[n], k)
+		if len(x.byName[n]) == 0 {
+			delete(x.byName, n)
 		}
 	}
 }
 
-// resolve orders the active claims on one name. r.mu held.
-func (r *Registry) resolve(fqdn string) map[dns.ClaimKey]dns.Claim {
-	set := r.byName[fqdn]
-	claims := make([]dns.Claim, 0, len(set))
-	for k := range set {
-		claims = append(claims, r.claims[k].claim)
-	}
-	return dns.Resolve(claims)
-}
-
-// standing is, for every active claim on names, who blocks it ("" if nobody). r.mu held.
-func (r *Registry) standing(names []string) map[dns.ClaimKey]dns.ClaimKey {
-	out := map[dns.ClaimKey]dns.ClaimKey{}
-	for _, n := range names {
-		blocked := r.resolve(n)
-		for k := range r.byName[n] {
-			out[k] = blocked[k].Key
-		}
+// waiters are the DomainManagers that want fqdn or a name under it.
+func (x *index) waiters(fqdn string) []dns.ClaimKey {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	var out []dns.ClaimKey
+	for k := range x.byName[dns.NormalizeName(fqdn)] {
+		out = append(out, k)
 	}
 	return out
 }
 
-func sameClaim(a, b dns.Claim) bool {
-	return a.Key == b.Key && a.FQDN == b.FQDN && a.Type == b.Type && a.Created.Equal(b.Created)
-}
-
-func changed(before, after map[dns.ClaimKey]dns.ClaimKey, self dns.ClaimKey) []dns.ClaimKey {
-	var out []dns.ClaimKey
-	for k, a := range after {
-		if b, ok := before[k]; k != self && (!ok || a != b) {
-			out = append(out, k)
+// waitersOfObject are the waiters of the name a claim object is for.
+func (x *index) waitersOfObject(object string) []dns.ClaimKey {
+	x.mu.Lock()
+	names := map[string]bool{}
+	for _, fqdn := range x.byKey {
+		for _, t := range claimTypes {
+			if claimObjectName(fqdn, t) == object {
+				names[fqdn], names[dns.BaseName(fqdn)] = true, true
+			}
 		}
 	}
-	for k := range before {
-		if _, ok := after[k]; !ok && k != self {
+	x.mu.Unlock()
+	var out []dns.ClaimKey
+	for n := range names {
+		out = append(out, x.waiters(n)...)
+	}
+	return out
+}
+
+// keys lists the known DomainManagers, of one cluster or ("") all.
+func (x *index) keys(cluster string) []dns.ClaimKey {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	var out []dns.ClaimKey
+	for k := range x.byKey {
+		if cluster == "" || k.Cluster == cluster {
 			out = append(out, k)
 		}
 	}
@@ -243,13 +165,14 @@ func (n *notifier) source() source.TypedSource[mcreconcile.Request] {
 	})
 }
 
-// engagement forgets a member's claims when it is disengaged. It is added to
-// the multicluster manager, which engages it with every member.
+// engagement forgets a member's DomainManagers in the index when it is
+// disengaged (their claims stay at the hub). It is added to the multicluster
+// manager, which engages it with every member.
 type engagement struct {
 	r  *Reconciler
 	mu sync.Mutex
 	// live maps a member to the context of its current engagement, so the end
-	// of an old engagement does not drop the claims of a newer one.
+	// of an old engagement does not drop the entries of a newer one.
 	live map[string]context.Context
 }
 
@@ -271,7 +194,9 @@ func (e *engagement) Engage(ctx context.Context, name multicluster.ClusterName, 
 		}
 		e.mu.Unlock()
 		if current {
-			e.r.notify.add(e.r.claims.DeleteCluster(string(name))...)
+			for _, k := range e.r.index.keys(string(name)) {
+				e.r.index.delete(k)
+			}
 		}
 	}()
 	return nil

@@ -3,7 +3,6 @@ package domainmanager
 import (
 	"context"
 	"fmt"
-	"sort"
 	"testing"
 	"time"
 
@@ -15,85 +14,25 @@ import (
 
 var t0 = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 
-func claimOf(cluster, name, fqdn, typ string, at int) dns.Claim {
-	return dns.Claim{Key: dns.ClaimKey{Cluster: cluster, Namespace: "ns", Name: name}, FQDN: fqdn, Type: typ, Created: t0.Add(time.Duration(at) * time.Second)}
-}
-
-func keys(ks []dns.ClaimKey) string {
-	var s []string
-	for _, k := range ks {
-		s = append(s, k.String())
+func TestIndexWaiters(t *testing.T) {
+	x := newIndex()
+	www := dns.ClaimKey{Cluster: "alpha", Namespace: "ns", Name: "www"}
+	acme := dns.ClaimKey{Cluster: "beta", Namespace: "ns", Name: "acme"}
+	x.put(www, "WWW.example.com")
+	x.put(acme, "_acme-challenge.www.example.com")
+	if w := x.waiters("www.example.com"); len(w) != 2 {
+		t.Fatalf("waiters of the base name = %v (the underscore name waits on it too)", w)
 	}
-	sort.Strings(s)
-	return fmt.Sprint(s)
-}
-
-func TestRegistryOrdersClaimsAndReportsChanges(t *testing.T) {
-	r := NewRegistry()
-	first := claimOf("alpha", "first", "www.example.com", "A", 0)
-	second := claimOf("beta", "second", "WWW.example.com", "A", 10)
-
-	if ch := r.Put(second, true); len(ch) != 0 {
-		t.Fatalf("lone claim changed others: %v", ch)
+	if w := x.waitersOfObject(claimObjectName("www.example.com", "A")); len(w) != 2 {
+		t.Fatalf("waiters of the claim object = %v", w)
 	}
-	if _, blocked := r.BlockedBy(second.Key); blocked {
-		t.Fatal("lone claim blocked")
+	x.put(www, "api.example.com")
+	if w := x.waiters("www.example.com"); len(w) != 1 || w[0] != acme {
+		t.Fatalf("after a rename = %v", w)
 	}
-	// The earlier claim arrives (e.g. its member was engaged later): the
-	// later one is now blocked and must be told.
-	if ch := r.Put(first, true); keys(ch) != "[beta/ns/second]" {
-		t.Fatalf("changes = %v", keys(ch))
-	}
-	if by, blocked := r.BlockedBy(second.Key); !blocked || by.Key != first.Key {
-		t.Fatalf("second blocked by %v %v", by, blocked)
-	}
-	// Re-putting the same claim is a no-op.
-	if ch := r.Put(first, true); len(ch) != 0 {
-		t.Fatalf("no-op put reported %v", ch)
-	}
-	// An unrelated name does not disturb anybody.
-	if ch := r.Put(claimOf("alpha", "other", "api.example.com", "A", 1), true); len(ch) != 0 {
-		t.Fatalf("unrelated put reported %v", ch)
-	}
-	// The first moves to another name: the second is unblocked.
-	moved := first
-	moved.FQDN = "new.example.com"
-	if ch := r.Put(moved, true); keys(ch) != "[beta/ns/second]" {
-		t.Fatalf("move reported %v", keys(ch))
-	}
-	if _, blocked := r.BlockedBy(second.Key); blocked {
-		t.Fatal("still blocked after the winner moved away")
-	}
-	r.Put(first, true)
-	// The first becomes inactive (policy): it no longer claims anything.
-	if ch := r.Put(first, false); keys(ch) != "[beta/ns/second]" {
-		t.Fatalf("deactivation reported %v", keys(ch))
-	}
-	r.Put(first, true)
-	// The winner is deleted: the next claimant takes over.
-	if ch := r.Delete(first.Key); keys(ch) != "[beta/ns/second]" {
-		t.Fatalf("delete reported %v", keys(ch))
-	}
-	if _, blocked := r.BlockedBy(second.Key); blocked {
-		t.Fatal("still blocked after the winner went")
-	}
-	if ch := r.Delete(first.Key); ch != nil {
-		t.Fatalf("second delete reported %v", ch)
-	}
-}
-
-func TestRegistryDeleteCluster(t *testing.T) {
-	r := NewRegistry()
-	r.Put(claimOf("alpha", "a1", "www.example.com", "A", 0), true)
-	r.Put(claimOf("alpha", "a2", "api.example.com", "A", 0), true)
-	r.Put(claimOf("beta", "b1", "www.example.com", "A", 5), true)
-	r.Put(claimOf("beta", "b2", "api.example.com", "CNAME", 5), true)
-	r.Put(claimOf("beta", "b3", "free.example.com", "A", 5), true)
-	if ch := r.DeleteCluster("alpha"); keys(ch) != "[beta/ns/b1 beta/ns/b2]" {
-		t.Fatalf("changes = %v", keys(ch))
-	}
-	if len(r.Keys("alpha")) != 0 || len(r.Keys("beta")) != 3 || len(r.Keys("")) != 3 {
-		t.Fatalf("keys left: %v", r.Keys(""))
+	x.delete(acme)
+	if len(x.keys("")) != 1 || len(x.keys("beta")) != 0 || len(x.waiters("www.example.com")) != 0 {
+		t.Fatalf("after delete: %v", x.keys(""))
 	}
 }
 

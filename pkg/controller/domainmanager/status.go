@@ -51,10 +51,21 @@ type observed struct {
 	Wrote bool
 
 	Invalid error
-	Allowed []string
-	Winner  *dns.Claim
-	Blocker *dns.Record
-	Err     error
+	// Refusal is why hub policy refuses the name; PolicySource names the
+	// policy entry that applied.
+	Refusal      error
+	PolicySource string
+	// Winner is the hub claim in the way; Under is set when it is the claim
+	// on the base name of an underscore name.
+	Winner *dns.Claim
+	Under  string
+	// RetryAfter asks for a re-check sooner than the resync (a claim whose
+	// holder's member is unregistered passes on after the grace period).
+	RetryAfter time.Duration
+	Blocker    *dns.Record
+	// AdoptRefused: the DomainManager asks to adopt, hub policy does not allow it.
+	AdoptRefused bool
+	Err          error
 	// Deleting: the DomainManager is being deleted and Err stopped it.
 	Deleting bool
 }
@@ -105,18 +116,22 @@ func readyCondition(dm *v1alpha1.DomainManager, obs observed) metav1.Condition {
 	case outcomeInvalid:
 		return conditions.False(v1alpha1.ConditionReady, v1alpha1.ReasonInvalidSpec, obs.Invalid.Error())
 	case outcomeNotAllowed:
-		allowed := "none"
-		if len(obs.Allowed) > 0 {
-			allowed = strings.Join(obs.Allowed, ", ")
+		src := obs.PolicySource
+		if src == "" {
+			src = "the hub DNS policy"
 		}
 		return conditions.False(v1alpha1.ConditionReady, v1alpha1.ReasonDomainNotAllowed,
-			fmt.Sprintf("Cluster %s may not claim %s; allowed suffixes: %s (hub policy: annotation %s on the member's kubeconfig Secret, else the hub default). Nothing was written.",
-				obs.Cluster, obs.FQDN, allowed, v1alpha1.AnnotationDNSAllowedSuffixes))
+			fmt.Sprintf("Cluster %s may not claim %s: %v (policy: %s). Nothing was written.", obs.Cluster, obs.FQDN, obs.Refusal, src))
 	case outcomeClaimConflict:
 		w := obs.Winner
+		if obs.Under != "" {
+			return conditions.False(v1alpha1.ConditionReady, v1alpha1.ReasonConflict,
+				fmt.Sprintf("%s belongs to the holder of %s: the hub's claim on it is held by %s; names under another member's name are refused",
+					obs.FQDN, obs.Under, w.Holder.Describe()))
+		}
 		return conditions.False(v1alpha1.ConditionReady, v1alpha1.ReasonConflict,
-			fmt.Sprintf("%s is claimed by DomainManager %s/%s in cluster %s (type %s), created earlier; this one writes nothing and takes over when that one is gone",
-				obs.FQDN, w.Key.Namespace, w.Key.Name, w.Key.Cluster, w.Type))
+			fmt.Sprintf("%s is claimed by %s (type %s): the hub holds that claim (%s), which was persisted first; this one writes nothing and takes over when that one is gone",
+				obs.FQDN, w.Holder.Describe(), w.Type, w.Object))
 	case outcomeForeign:
 		b := obs.Blocker
 		return conditions.False(v1alpha1.ConditionReady, v1alpha1.ReasonConflict,
@@ -124,7 +139,10 @@ func readyCondition(dm *v1alpha1.DomainManager, obs observed) metav1.Condition {
 				b.Type, b.Name, b.ID, dns.DescribeOwner(b.Comment)))
 	case outcomeUnmanaged:
 		b := obs.Blocker
-		hint := fmt.Sprintf("annotate this object %s=true to take it over", v1alpha1.AnnotationDNSAdopt)
+		hint := fmt.Sprintf("annotate this object %s=true to take it over (where hub policy allows adoption)", v1alpha1.AnnotationDNSAdopt)
+		if obs.AdoptRefused {
+			hint = "adoption was asked for, but the hub DNS policy does not allow this member to adopt records"
+		}
 		if !strings.EqualFold(b.Type, string(dm.Spec.RecordType)) {
 			hint = "remove it by hand first (a CNAME cannot share its name with other records)"
 		}

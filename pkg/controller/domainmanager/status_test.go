@@ -24,7 +24,7 @@ func testDM() *v1alpha1.DomainManager {
 func TestComputeStatusReasons(t *testing.T) {
 	zone := dns.Zone{ID: "z1", Name: "example.com"}
 	rec := &dns.Record{ID: "r1", Name: "www.example.com", Type: "A", Content: "192.0.2.1", TTL: 1}
-	winner := &dns.Claim{Key: dns.ClaimKey{Cluster: "alpha", Namespace: "shop", Name: "first"}, FQDN: "www.example.com", Type: "A"}
+	winner := &dns.Claim{Holder: dns.Holder{Identity: "uid-a", Cluster: "alpha", Namespace: "shop", Name: "first"}, FQDN: "www.example.com", Type: "A", Object: "dns-claim-1-a"}
 	unmanaged := &dns.Record{ID: "r9", Name: "www.example.com", Type: "A", Content: "192.0.2.9"}
 	foreign := &dns.Record{ID: "r8", Name: "www.example.com", Type: "A", Comment: dns.Marker(dns.Owner{Hub: "h", Cluster: "beta", Namespace: "x", Name: "y"})}
 	cname := &dns.Record{ID: "r7", Name: "www.example.com", Type: "CNAME"}
@@ -37,9 +37,11 @@ func TestComputeStatusReasons(t *testing.T) {
 	}{
 		{"synced", observed{FQDN: "www.example.com", Outcome: outcomeSynced, Zone: zone, WroteZone: true, Record: rec}, metav1.ConditionTrue, v1alpha1.ReasonRecordSynced, "A www.example.com → 192.0.2.1 is in place in zone example.com"},
 		{"invalid", observed{Outcome: outcomeInvalid, Invalid: errors.New("bad ttl")}, metav1.ConditionFalse, v1alpha1.ReasonInvalidSpec, "bad ttl"},
-		{"not allowed", observed{Cluster: "beta", FQDN: "www.example.com", Outcome: outcomeNotAllowed, Allowed: []string{"team.example.org"}}, metav1.ConditionFalse, v1alpha1.ReasonDomainNotAllowed, "Cluster beta may not claim www.example.com; allowed suffixes: team.example.org"},
-		{"nothing allowed", observed{Cluster: "beta", FQDN: "www.example.com", Outcome: outcomeNotAllowed}, metav1.ConditionFalse, v1alpha1.ReasonDomainNotAllowed, "allowed suffixes: none"},
-		{"claim conflict", observed{FQDN: "www.example.com", Outcome: outcomeClaimConflict, Winner: winner}, metav1.ConditionFalse, v1alpha1.ReasonConflict, "claimed by DomainManager shop/first in cluster alpha"},
+		{"not allowed", observed{Cluster: "beta", FQDN: "www.example.com", Outcome: outcomeNotAllowed, Refusal: errors.New("www.example.com is outside the allowed suffixes (team.example.org)"), PolicySource: "ConfigMap fleethub-system/p members.beta"},
+			metav1.ConditionFalse, v1alpha1.ReasonDomainNotAllowed, "Cluster beta may not claim www.example.com: www.example.com is outside the allowed suffixes (team.example.org) (policy: ConfigMap fleethub-system/p members.beta)"},
+		{"claim conflict", observed{FQDN: "www.example.com", Outcome: outcomeClaimConflict, Winner: winner}, metav1.ConditionFalse, v1alpha1.ReasonConflict, "claimed by DomainManager shop/first in cluster alpha (type A): the hub holds that claim (dns-claim-1-a)"},
+		{"under another's name", observed{FQDN: "_acme-challenge.www.example.com", Outcome: outcomeClaimConflict, Winner: winner, Under: "www.example.com"}, metav1.ConditionFalse, v1alpha1.ReasonConflict, "belongs to the holder of www.example.com"},
+		{"adoption refused", observed{Outcome: outcomeUnmanaged, Blocker: unmanaged, AdoptRefused: true}, metav1.ConditionFalse, v1alpha1.ReasonRecordExistsUnmanaged, "does not allow this member to adopt"},
 		{"foreign marker", observed{Outcome: outcomeForeign, Blocker: foreign}, metav1.ConditionFalse, v1alpha1.ReasonConflict, "belongs to DomainManager x/y in cluster beta (hub h)"},
 		{"unmanaged", observed{Outcome: outcomeUnmanaged, Blocker: unmanaged}, metav1.ConditionFalse, v1alpha1.ReasonRecordExistsUnmanaged, v1alpha1.AnnotationDNSAdopt + "=true"},
 		{"unmanaged CNAME", observed{Outcome: outcomeUnmanaged, Blocker: cname}, metav1.ConditionFalse, v1alpha1.ReasonRecordExistsUnmanaged, "remove it by hand"},

@@ -2,6 +2,7 @@ package domainmanager
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -41,13 +43,15 @@ func newHarness(t *testing.T, hubObjs ...client.Object) *harness {
 	p := inmemory.New("example.com", "dev.example.com")
 	r := &Reconciler{Provider: p, HubID: "hub1", HubNamespace: hubNS, CredentialsSecret: "dns-credentials",
 		DefaultAllowedSuffixes: []string{"example.com"}, ResyncInterval: time.Minute, RateLimitBackoff: time.Minute, SlowRetry: time.Minute}
-	r.init(fake.NewClientBuilder().WithScheme(scheme()).WithObjects(hubObjs...).Build())
+	hub := fake.NewClientBuilder().WithScheme(scheme()).WithObjects(hubObjs...).Build()
+	r.init(hub, hub, hub)
+	r.ClaimGracePeriod = time.Hour
 	return &harness{t: t, r: r, p: p, rec: events.NewFakeRecorder(100)}
 }
 
 func dmIn(name, domain, typ, value string, createdAt int) *v1alpha1.DomainManager {
 	return &v1alpha1.DomainManager{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "shop", Generation: 1, CreationTimestamp: metav1.NewTime(t0.Add(time.Duration(createdAt) * time.Second)),
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "shop", UID: types.UID(name + "-uid"), Generation: 1, CreationTimestamp: metav1.NewTime(t0.Add(time.Duration(createdAt) * time.Second)),
 			Finalizers: []string{v1alpha1.Finalizer}},
 		Spec: v1alpha1.DomainManagerSpec{DomainName: domain, RecordType: v1alpha1.DNSRecordType(typ), Value: value, TTL: 1},
 	}
@@ -116,7 +120,8 @@ func TestSyncCreatesOnceThenWritesNothing(t *testing.T) {
 }
 
 func TestSyncUpdateAdoptAndUnmanaged(t *testing.T) {
-	h := newHarness(t)
+	h := newHarness(t, policyMap("default: {allowedSuffixes: [example.com], adopt: true}"))
+	h.r.PolicyConfigMap = "dns-policy"
 	dm := dmIn("www", "www.example.com", "A", "192.0.2.1", 0)
 	h.sync("alpha", dm)
 	dm.Spec.Value, dm.Spec.TTL = "192.0.2.2", 300
@@ -166,10 +171,20 @@ func TestSyncNeverTouchesAnotherOwnersRecord(t *testing.T) {
 	}
 }
 
+func policyMap(doc string) *corev1.ConfigMap {
+	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "dns-policy", Namespace: hubNS}, Data: map[string]string{PolicyKey: doc}}
+}
+
 func TestSyncPolicy(t *testing.T) {
-	restricted := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "beta", Namespace: hubNS,
-		Annotations: map[string]string{v1alpha1.AnnotationDNSAllowedSuffixes: "team-b.example.com"}}}
-	h := newHarness(t, restricted)
+	// The retired annotation on the member Secret grants nothing.
+	legacy := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "gamma", Namespace: hubNS,
+		Annotations: map[string]string{v1alpha1.AnnotationDNSAllowedSuffixes: "*"}}}
+	h := newHarness(t, legacy, policyMap(`
+default: {allowedSuffixes: [example.com]}
+members:
+  beta: {allowedSuffixes: [team-b.example.com]}
+`))
+	h.r.PolicyConfigMap = "dns-policy"
 	obs := h.sync("beta", dmIn("www", "www.example.com", "A", "192.0.2.1", 0))
 	if obs.Outcome != outcomeNotAllowed || len(h.p.Calls()) != 0 {
 		t.Fatalf("beta claimed outside its policy: %+v, calls %v", obs, h.p.Calls())
@@ -177,71 +192,220 @@ func TestSyncPolicy(t *testing.T) {
 	if obs := h.sync("beta", dmIn("ok", "x.team-b.example.com", "A", "192.0.2.1", 0)); obs.Outcome != outcomeSynced {
 		t.Fatalf("beta inside its policy: %+v", obs)
 	}
-	// Members without the annotation get the hub default (example.com).
+	// Members without an entry get the policy's default (example.com).
 	if obs := h.sync("alpha", dmIn("www", "www.example.com", "A", "192.0.2.1", 0)); obs.Outcome != outcomeSynced {
 		t.Fatalf("alpha by default: %+v", obs)
 	}
 	if obs := h.sync("alpha", dmIn("org", "www.example.org", "A", "192.0.2.1", 0)); obs.Outcome != outcomeNotAllowed {
 		t.Fatalf("alpha outside the default: %+v", obs)
 	}
+	dm := dmIn("g", "www.example.org", "A", "192.0.2.1", 0)
+	if obs := h.sync("gamma", dm); obs.Outcome != outcomeNotAllowed {
+		t.Fatalf("the retired annotation granted a name: %+v", obs)
+	}
+	if m := meta.FindStatusCondition(dm.Status.Conditions, v1alpha1.ConditionReady).Message; !strings.Contains(m, "ConfigMap fleethub-system/dns-policy default") {
+		t.Fatalf("message does not name the policy: %q", m)
+	}
+	// Wildcards and the apex need grants.
+	for _, name := range []string{"*.wild.example.com", "example.com"} {
+		if obs := h.sync("alpha", dmIn("w", name, "A", "192.0.2.1", 0)); obs.Outcome != outcomeNotAllowed {
+			t.Fatalf("%s without a grant: %+v", name, obs)
+		}
+	}
+	// A broken policy refuses everything, without touching the provider.
+	h2 := newHarness(t, policyMap("default: [not, a, map]"))
+	h2.r.PolicyConfigMap = "dns-policy"
+	if obs := h2.sync("alpha", dmIn("www", "www.example.com", "A", "192.0.2.1", 0)); obs.Outcome != outcomeNotAllowed || len(h2.p.Calls()) != 0 {
+		t.Fatalf("broken policy = %+v", obs)
+	}
 }
 
-func TestSyncConflictHandoverAndTakeover(t *testing.T) {
-	h := newHarness(t)
-	ctx := context.Background()
-	first := dmIn("first", "www.example.com", "A", "192.0.2.1", 0)
-	second := dmIn("second", "www.example.com", "A", "192.0.2.2", 10)
+func (h *harness) claim(name, typ string) *stored {
+	h.t.Helper()
+	c, err := h.r.store.getLive(context.Background(), name, typ)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return c
+}
 
-	// The later DomainManager is reconciled first (its member was engaged
-	// first, or the hub just restarted) and creates the record.
-	if obs := h.sync("beta", second); obs.Outcome != outcomeSynced {
-		t.Fatalf("second alone = %+v", obs)
+func TestSyncFirstPersistedClaimWinsWhateverTheClocks(t *testing.T) {
+	h := newHarness(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "alpha", Namespace: hubNS, Labels: map[string]string{memberSecretLabel: "true"}}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "beta", Namespace: hubNS, Labels: map[string]string{memberSecretLabel: "true"},
+			Annotations: map[string]string{clusterIdentityAnnotation: "beta-kube-system-uid"}}})
+	later := dmIn("later", "www.example.com", "A", "192.0.2.1", 10)
+	// beta's apiserver clock is years behind: its DomainManager looks oldest.
+	skewed := dmIn("skewed", "www.example.com", "A", "192.0.2.2", 0)
+	skewed.CreationTimestamp = metav1.NewTime(time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC))
+
+	if obs := h.sync("alpha", later); obs.Outcome != outcomeSynced {
+		t.Fatalf("first claimant = %+v", obs)
 	}
-	h.pending()
-	// The earlier one shows up: it may not touch beta's record yet, and beta
-	// is told it lost.
-	if obs := h.sync("alpha", first); obs.Outcome != outcomeForeign || obs.Wrote {
-		t.Fatalf("first while beta holds the record = %+v", obs)
+	c := h.claim("www.example.com", "A")
+	if c == nil || c.Holder.Cluster != "alpha" || c.Holder.Identity != "alpha" || c.Holder.UID != "later-uid" || c.ZoneID != "zone-example.com" || c.RecordID != later.Status.RecordID {
+		t.Fatalf("claim = %+v", c)
 	}
-	if p := h.pending(); !p["beta/second"] {
-		t.Fatalf("beta not re-queued: %v", p)
-	}
-	// Beta hands the record over, keeping it answering.
-	obs := h.sync("beta", second)
-	if obs.Outcome != outcomeClaimConflict || obs.Winner.Key.Name != "first" || second.Status.RecordID != "" {
-		t.Fatalf("second after first appeared = %+v, status %+v", obs, second.Status)
-	}
-	r := h.records("www.example.com")
-	if len(r) != 1 || !dns.OwnedBy(r[0].Comment, h.r.owner("alpha", first)) || r[0].Content != "192.0.2.2" {
-		t.Fatalf("after handover = %+v", r)
-	}
-	if p := h.pending(); !p["alpha/first"] {
-		t.Fatalf("the winner was not told it can take over: %v", p)
-	}
-	// The winner now owns it and sets its value.
-	if obs := h.sync("alpha", first); obs.Outcome != outcomeSynced || !obs.Wrote {
-		t.Fatalf("first after handover = %+v", obs)
-	}
-	// The loser stays quiet.
 	before := h.p.Calls()
-	if obs := h.sync("beta", second); obs.Outcome != outcomeClaimConflict || obs.Wrote {
-		t.Fatalf("loser wrote: %+v", obs)
+	obs := h.sync("beta", skewed)
+	if obs.Outcome != outcomeClaimConflict || obs.Wrote || obs.Winner.Holder.Name != "later" {
+		t.Fatalf("skewed claimant = %+v", obs)
 	}
 	if after := h.p.Calls(); after[dns.OpUpdateRecord] != before[dns.OpUpdateRecord] || after[dns.OpCreateRecord] != before[dns.OpCreateRecord] {
-		t.Fatalf("loser wrote: %v → %v", before, after)
+		t.Fatalf("the loser wrote: %v → %v", before, after)
 	}
+	if r := h.records("www.example.com"); len(r) != 1 || !dns.OwnedBy(r[0].Comment, h.r.owner("alpha", later)) {
+		t.Fatalf("record moved: %+v", r)
+	}
+	// The holder keeps it on every resync, and so does the loser's standing.
+	for range 2 {
+		if obs := h.sync("alpha", later); obs.Outcome != outcomeSynced || obs.Wrote {
+			t.Fatalf("holder resync = %+v", obs)
+		}
+		if obs := h.sync("beta", skewed); obs.Outcome != outcomeClaimConflict {
+			t.Fatalf("loser resync = %+v", obs)
+		}
+	}
+	// A CNAME at the same name clashes with the held A claim.
+	if obs := h.sync("beta", dmIn("alias", "www.example.com", "CNAME", "x.example.net", 0)); obs.Outcome != outcomeClaimConflict {
+		t.Fatalf("clashing CNAME = %+v", obs)
+	}
+}
 
-	// The winner is deleted: its record goes, then beta is told and takes over.
+func TestSyncClaimPassesOnOnlyAfterTheGracePeriod(t *testing.T) {
+	// alpha is not registered at all: its member has gone.
+	h := newHarness(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "beta", Namespace: hubNS, Labels: map[string]string{memberSecretLabel: "true"}}})
+	gone := dmIn("gone", "www.example.com", "A", "192.0.2.1", 0)
+	if obs := h.sync("alpha", gone); obs.Outcome != outcomeSynced {
+		t.Fatalf("holder = %+v", obs)
+	}
+	next := dmIn("next", "www.example.com", "A", "192.0.2.2", 0)
+	obs := h.sync("beta", next)
+	if obs.Outcome != outcomeClaimConflict || obs.RetryAfter <= 0 || obs.RetryAfter > time.Hour {
+		t.Fatalf("within grace = %+v", obs)
+	}
+	c := h.claim("www.example.com", "A")
+	if c.HolderMissingSince.IsZero() {
+		t.Fatalf("missing time not recorded: %+v", c)
+	}
+	// Grace over: the claim and the record pass on.
+	expired := c.Claim
+	expired.HolderMissingSince = time.Now().Add(-2 * time.Hour)
+	if _, err := h.r.store.update(context.Background(), c, expired); err != nil {
+		t.Fatal(err)
+	}
+	if obs := h.sync("beta", next); obs.Outcome != outcomeSynced || !obs.Wrote {
+		t.Fatalf("after grace = %+v", obs)
+	}
+	r := h.records("www.example.com")
+	if len(r) != 1 || r[0].ID != c.RecordID || r[0].Content != "192.0.2.2" || !dns.OwnedBy(r[0].Comment, h.r.owner("beta", next)) {
+		t.Fatalf("record after passing on = %+v", r)
+	}
+	if c := h.claim("www.example.com", "A"); c.Holder.Name != "next" || c.Previous == nil || c.Previous.Name != "gone" {
+		t.Fatalf("claim after passing on = %+v", c)
+	}
+}
+
+func TestSyncUnderscoreNamesBelongToTheBaseHolder(t *testing.T) {
+	h := newHarness(t, policyMap(`
+default: {allowedSuffixes: [example.com]}
+members:
+  beta: {allowedSuffixes: [example.com], underscore: true}
+`))
+	h.r.PolicyConfigMap = "dns-policy"
+	if obs := h.sync("alpha", dmIn("www", "www.example.com", "A", "192.0.2.1", 0)); obs.Outcome != outcomeSynced {
+		t.Fatal(obs)
+	}
+	// Another member, even with the underscore grant, is refused.
+	obs := h.sync("beta", dmIn("acme", "_acme-challenge.www.example.com", "TXT", "token", 0))
+	if obs.Outcome != outcomeClaimConflict || obs.Under != "www.example.com" || len(h.records("_acme-challenge.www.example.com")) != 0 {
+		t.Fatalf("beta's challenge = %+v", obs)
+	}
+	// The holder's member may, without any grant.
+	if obs := h.sync("alpha", dmIn("acme", "_acme-challenge.www.example.com", "TXT", "token", 0)); obs.Outcome != outcomeSynced {
+		t.Fatalf("alpha's challenge = %+v", obs)
+	}
+	// Under a name nobody holds: only with the grant.
+	if obs := h.sync("alpha", dmIn("dmarc", "_dmarc.shop.example.com", "TXT", "v=DMARC1", 0)); obs.Outcome != outcomeNotAllowed {
+		t.Fatalf("alpha's unheld underscore name = %+v", obs)
+	}
+	if obs := h.sync("beta", dmIn("dmarc", "_dmarc.shop.example.com", "TXT", "v=DMARC1", 0)); obs.Outcome != outcomeSynced {
+		t.Fatalf("beta's granted underscore name = %+v", obs)
+	}
+}
+
+func TestSyncAdoptionNeedsPolicyAndIsHandedBack(t *testing.T) {
+	h := newHarness(t, policyMap(`
+default: {allowedSuffixes: [example.com]}
+members:
+  beta: {allowedSuffixes: [example.com], adopt: true}
+`))
+	h.r.PolicyConfigMap = "dns-policy"
+	ctx := context.Background()
+	hand := h.p.Put("example.com", dns.Record{Name: "legacy.example.com", Type: "A", Content: "198.51.100.7", TTL: 1, Comment: "made by hand"})
+	adopt := func(d *v1alpha1.DomainManager) *v1alpha1.DomainManager {
+		d.Annotations = map[string]string{v1alpha1.AnnotationDNSAdopt: "true"}
+		return d
+	}
+	dm := adopt(dmIn("legacy", "legacy.example.com", "A", "192.0.2.3", 0))
+	if obs := h.sync("alpha", dm); obs.Outcome != outcomeUnmanaged || !obs.AdoptRefused || obs.Wrote {
+		t.Fatalf("adoption without policy = %+v", obs)
+	}
+	if r := h.records("legacy.example.com"); len(r) != 1 || r[0] != hand {
+		t.Fatalf("record touched: %+v", r)
+	}
+	if h.claim("legacy.example.com", "A") != nil {
+		t.Fatal("a refused adoption holds a claim")
+	}
+	dm = adopt(dmIn("legacy", "legacy.example.com", "A", "192.0.2.3", 0))
+	if obs := h.sync("beta", dm); obs.Outcome != outcomeSynced || !obs.Wrote {
+		t.Fatalf("adoption with policy = %+v", obs)
+	}
+	if c := h.claim("legacy.example.com", "A"); !c.Adopted || c.OriginalComment != "made by hand" {
+		t.Fatalf("claim = %+v", c)
+	}
+	// Deleted: the record stays with its value, unmanaged again.
+	member := fake.NewClientBuilder().WithScheme(scheme()).WithObjects(dm).WithStatusSubresource(dm).Build()
+	fleethubDelete(t, member, dm)
+	if _, err := h.r.finalize(ctx, member, h.rec, "beta", dm); err != nil {
+		t.Fatal(err)
+	}
+	r := h.records("legacy.example.com")
+	if len(r) != 1 || r[0].ID != hand.ID || r[0].Comment != "made by hand" || dns.HasMarker(r[0].Comment) {
+		t.Fatalf("adopted record after deletion = %+v", r)
+	}
+	if h.claim("legacy.example.com", "A") != nil {
+		t.Fatal("claim not released")
+	}
+}
+
+func TestSyncConflictAndTakeover(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	first := dmIn("first", "www.example.com", "A", "192.0.2.1", 10)
+	second := dmIn("second", "www.example.com", "A", "192.0.2.2", 0)
+
+	if obs := h.sync("alpha", first); obs.Outcome != outcomeSynced {
+		t.Fatalf("first = %+v", obs)
+	}
+	h.r.index.put(dns.ClaimKey{Cluster: "beta", Namespace: "shop", Name: "second"}, "www.example.com")
+	if obs := h.sync("beta", second); obs.Outcome != outcomeClaimConflict || obs.Wrote {
+		t.Fatalf("second = %+v", obs)
+	}
+	h.pending()
+	// The holder is deleted: its record and claim go, then beta is told and takes over.
 	member := fake.NewClientBuilder().WithScheme(scheme()).WithObjects(first).WithStatusSubresource(first).Build()
 	fleethubDelete(t, member, first)
 	if _, err := h.r.finalize(ctx, member, h.rec, "alpha", first); err != nil {
 		t.Fatal(err)
 	}
 	if r := h.records("www.example.com"); len(r) != 0 {
-		t.Fatalf("winner's record left: %+v", r)
+		t.Fatalf("holder's record left: %+v", r)
+	}
+	if h.claim("www.example.com", "A") != nil {
+		t.Fatal("holder's claim left")
 	}
 	if p := h.pending(); !p["beta/second"] {
-		t.Fatalf("beta not re-queued after the winner went: %v", p)
+		t.Fatalf("beta not re-queued after the holder went: %v", p)
 	}
 	if obs := h.sync("beta", second); obs.Outcome != outcomeSynced {
 		t.Fatalf("takeover = %+v", obs)
