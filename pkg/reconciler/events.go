@@ -75,3 +75,18 @@ func (e *ChildEvents) Flush() {
 	}
 	e.created, e.updated = nil, nil
 }
+
+// StalledEvent records one Warning Event when the CR becomes Stalled, or
+// stays Stalled for a different reason: a state that needs a human is
+// announced once, not on every resync.
+func StalledEvent(rec events.EventRecorder, obj runtime.Object, before, after []metav1.Condition) {
+	is := meta.FindStatusCondition(after, v1alpha1.ConditionStalled)
+	if is == nil || is.Status != metav1.ConditionTrue {
+		return
+	}
+	if was := meta.FindStatusCondition(before, v1alpha1.ConditionStalled); was != nil &&
+		was.Status == metav1.ConditionTrue && was.Reason == is.Reason {
+		return
+	}
+	rec.Eventf(obj, nil, corev1.EventTypeWarning, is.Reason, "Reconcile", "Stalled: %s", is.Message)
+}

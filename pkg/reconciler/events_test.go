@@ -74,3 +74,32 @@ func TestChildEventsBatches(t *testing.T) {
 		t.Errorf("events = %q, want %q", got, want)
 	}
 }
+
+func TestStalledEvent(t *testing.T) {
+	stalled := func(reason string) []metav1.Condition {
+		return []metav1.Condition{{Type: v1alpha1.ConditionStalled, Status: metav1.ConditionTrue, Reason: reason, Message: "m"}}
+	}
+	tests := []struct {
+		name          string
+		before, after []metav1.Condition
+		want          bool
+	}{
+		{"became stalled", nil, stalled("ChildConflict"), true},
+		{"still stalled, same reason", stalled("ChildConflict"), stalled("ChildConflict"), false},
+		{"stalled for another reason", stalled("ChildConflict"), stalled("InvalidSpec"), true},
+		{"no longer stalled", stalled("ChildConflict"), nil, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := events.NewFakeRecorder(10)
+			StalledEvent(rec, &v1alpha1.WebApp{}, tc.before, tc.after)
+			got := drain(rec)
+			if (len(got) == 1) != tc.want || len(got) > 1 {
+				t.Errorf("events = %q, want one: %v", got, tc.want)
+			}
+			if tc.want && !strings.HasPrefix(got[0], "Warning ") {
+				t.Errorf("event %q is not a Warning", got[0])
+			}
+		})
+	}
+}
