@@ -14,8 +14,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/fleethub/fleethub/api/v1alpha1"
-	"github.com/fleethub/fleethub/pkg/finalizer"
 	"github.com/fleethub/fleethub/pkg/apply"
+	"github.com/fleethub/fleethub/pkg/finalizer"
 	"github.com/fleethub/fleethub/pkg/reconciler"
 )
 
