@@ -41,3 +41,32 @@ const (
 
 // FieldManager is the one Server-Side Apply field manager fleethub writes with.
 const FieldManager = "fleethub"
+
+// Meta-condition types with Flux's semantics, understood by kstatus (and so by
+// Flux and Argo CD health checks): Reconciling=True while fleethub is still
+// working towards the spec, Stalled=True when it cannot get there without a
+// change by someone else. Both are present only while True; they are never
+// True together, and Stalled=True always comes with Ready=False.
+const (
+	ConditionReconciling = "Reconciling"
+	ConditionStalled     = "Stalled"
+)
+
+// Reasons shared by the kinds' ownership and adoption rules.
+const (
+	// ReasonChildConflict: a child's name is held by an object this CR does
+	// not control; fleethub leaves it untouched.
+	ReasonChildConflict = "ChildConflict"
+	// ReasonAdoptionRefused: a retained child cannot be adopted as it is.
+	ReasonAdoptionRefused = "AdoptionRefused"
+)
+
+// Annotations fleethub records on children whose ownership cannot be an
+// ownerReference (a reference would let the member's garbage collector delete
+// them, whatever the propagation policy).
+const (
+	// AnnotationOwnerUID holds the UID of the CR that currently owns the child.
+	AnnotationOwnerUID = "app.54b3r.io/owner-uid"
+	// AnnotationOwnerKind holds the kind of that CR.
+	AnnotationOwnerKind = "app.54b3r.io/owner-kind"
+)

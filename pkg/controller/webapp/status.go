@@ -9,6 +9,7 @@ import (
 
 	"github.com/fleethub/fleethub/api/v1alpha1"
 	"github.com/fleethub/fleethub/pkg/conditions"
+	"github.com/fleethub/fleethub/pkg/reconciler"
 )
 
 // observed is what one reconcile saw of a WebApp's children.
@@ -19,6 +20,9 @@ type observed struct {
 	ServiceExists bool
 	// PVCPhase is the claim's phase when spec.storage is set.
 	PVCPhase corev1.PersistentVolumeClaimPhase
+	// Conflict, when set, names a child whose name is held by an object this
+	// WebApp does not control.
+	Conflict *reconciler.ConflictError
 	// ApplyErr is the error, if any, of writing the children.
 	ApplyErr error
 }
@@ -42,6 +46,8 @@ func computeStatus(app *v1alpha1.WebApp, obs observed, now metav1.Time) v1alpha1
 	// Degraded: we could not write what the spec asks for, or the rollout is stuck.
 	stalled := dep != nil && conditions.DeploymentStalled(dep)
 	switch {
+	case obs.Conflict != nil:
+		set(conditions.True(v1alpha1.ConditionDegraded, v1alpha1.ReasonChildConflict, obs.Conflict.Error()))
 	case obs.ApplyErr != nil:
 		set(conditions.True(v1alpha1.ConditionDegraded, v1alpha1.ReasonApplyFailed,
 			fmt.Sprintf("Applying children failed: %v", obs.ApplyErr)))
@@ -85,8 +91,29 @@ func computeStatus(app *v1alpha1.WebApp, obs observed, now metav1.Time) v1alpha1
 	}
 
 	// Ready summarises the others; its reason is the first thing standing in the way.
-	set(readyCondition(app, st.Conditions, obs))
+	ready := readyCondition(app, st.Conditions, obs)
+	set(ready)
+	p, reason := progress(obs, stalled, ready)
+	reconciler.SetProgress(&st.Conditions, p, reason, ready.Message, gen, now)
 	return st
+}
+
+// progress is the Reconciling/Stalled verdict: Stalled when fleethub cannot
+// get further without someone else's change (a name held by another object,
+// a spec the member refuses, a rollout past its deadline), Reconciling while
+// Ready is not yet True, else Done.
+func progress(obs observed, rolloutStalled bool, ready metav1.Condition) (reconciler.Progress, string) {
+	switch {
+	case obs.Conflict != nil:
+		return reconciler.Stalled, v1alpha1.ReasonChildConflict
+	case obs.ApplyErr != nil && reconciler.Rejected(obs.ApplyErr):
+		return reconciler.Stalled, v1alpha1.ReasonInvalidSpec
+	case rolloutStalled:
+		return reconciler.Stalled, v1alpha1.ReasonRolloutStalled
+	case ready.Status != metav1.ConditionTrue:
+		return reconciler.Reconciling, ready.Reason
+	}
+	return reconciler.Done, ""
 }
 
 func readyCondition(app *v1alpha1.WebApp, conds []metav1.Condition, obs observed) metav1.Condition {
