@@ -21,8 +21,6 @@ import (
 	"sync"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -40,6 +38,7 @@ import (
 	"github.com/fleethub/fleethub/pkg/logging"
 	"github.com/fleethub/fleethub/pkg/metrics"
 	"github.com/fleethub/fleethub/pkg/observe"
+	"github.com/fleethub/fleethub/pkg/reconciler"
 )
 
 // Member-cluster permissions of the hub identity (deploy/member/rbac).
@@ -176,44 +175,34 @@ func (r *Reconciler) Reconcile(ctx context.Context, req mcreconcile.Request) (re
 	}
 
 	obs := r.sync(ctx, log, rec, cluster, dm)
-	metrics.Observe(cluster, "DomainManager", req.String(), meta.IsStatusConditionTrue(computeStatus(dm, obs, metav1.Now()).Conditions, v1alpha1.ConditionReady))
-	if err := r.writeStatus(ctx, c, rec, dm, obs); err != nil {
-		return ctrl.Result{}, errors.Join(obs.Err, err)
+	statusErr := r.writeStatus(ctx, c, rec, dm, obs)
+	metrics.Observe(cluster, "DomainManager", req.String(), meta.IsStatusConditionTrue(dm.Status.Conditions, v1alpha1.ConditionReady))
+	if statusErr != nil {
+		// Provider writes are recorded in the hub claim, so a lost status
+		// costs nothing but a retry.
+		return reconciler.Result(r.ResyncInterval, errors.Join(statusErr, obs.Err))
 	}
 	if obs.Err != nil && dns.KindOf(obs.Err) != dns.KindRateLimited {
 		log.Info("DNS provider call failed", "error", obs.Err.Error(), "kind", dns.KindOf(obs.Err))
 	}
-	res, err = r.policy().result(obs.Err)
-	if obs.RetryAfter > 0 && err == nil && (res.RequeueAfter == 0 || obs.RetryAfter < res.RequeueAfter) {
-		res.RequeueAfter = obs.RetryAfter
-	}
-	return res, err
+	return r.result(key, dm, obs)
 }
 
-// writeStatus patches the status when it changed, with an Event when Ready flips.
+// writeStatus computes the status from what was observed and writes it
+// through the one status writer (optimistic lock, no-op skip), with the
+// Ready and Stalled Events when it changed.
 func (r *Reconciler) writeStatus(ctx context.Context, c client.Client, rec events.EventRecorder, dm *v1alpha1.DomainManager, obs observed) error {
-	status := computeStatus(dm, obs, metav1.Now())
-	if equality.Semantic.DeepEqual(dm.Status, status) {
+	orig := dm.DeepCopy()
+	dm.Status = computeStatus(dm, obs, metav1.Now())
+	wrote, err := reconciler.PatchStatus(ctx, c, orig, dm)
+	if apierrors.IsNotFound(errors.Unwrap(err)) || apierrors.IsNotFound(err) {
 		return nil
 	}
-	was := meta.FindStatusCondition(dm.Status.Conditions, v1alpha1.ConditionReady)
-	orig := dm.DeepCopy()
-	dm.Status = status
-	if err := c.Status().Patch(ctx, dm, client.MergeFrom(orig)); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		return fmt.Errorf("writing status: %w", err)
+	if wrote {
+		reconciler.ReadyEvent(rec, dm, orig.Status.Conditions, dm.Status.Conditions)
+		reconciler.StalledEvent(rec, dm, orig.Status.Conditions, dm.Status.Conditions)
 	}
-	now := meta.FindStatusCondition(status.Conditions, v1alpha1.ConditionReady)
-	if was == nil || was.Status != now.Status || was.Reason != now.Reason {
-		typ := corev1.EventTypeNormal
-		if now.Status != metav1.ConditionTrue {
-			typ = corev1.EventTypeWarning
-		}
-		rec.Eventf(dm, nil, typ, now.Reason, "Ready", "Ready=%s: %s", now.Status, now.Message)
-	}
-	return nil
+	return err
 }
 
 // owner is the identity the DomainManager's records are marked with.

@@ -3,6 +3,7 @@ package domainmanager
 import (
 	"context"
 	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
@@ -115,25 +116,32 @@ func (x *index) keys(cluster string) []dns.ClaimKey {
 // It never blocks and never drops: requests wait in a set until the
 // controller has started.
 type notifier struct {
-	mu      sync.Mutex
-	pending map[mcreconcile.Request]bool
+	mu sync.Mutex
+	// pending maps a request to its delay (0: at once).
+	pending map[mcreconcile.Request]time.Duration
 	signal  chan struct{}
 }
 
 func newNotifier() *notifier {
-	return &notifier{pending: map[mcreconcile.Request]bool{}, signal: make(chan struct{}, 1)}
+	return &notifier{pending: map[mcreconcile.Request]time.Duration{}, signal: make(chan struct{}, 1)}
 }
 
-func (n *notifier) add(keys ...dns.ClaimKey) {
+func (n *notifier) add(keys ...dns.ClaimKey) { n.after(0, keys...) }
+
+// after queues keys once d has passed (a terminal outcome's re-check).
+func (n *notifier) after(d time.Duration, keys ...dns.ClaimKey) {
 	if len(keys) == 0 {
 		return
 	}
 	n.mu.Lock()
 	for _, k := range keys {
-		n.pending[mcreconcile.Request{
+		req := mcreconcile.Request{
 			ClusterName: multicluster.ClusterName(k.Cluster),
 			Request:     reconcile.Request{NamespacedName: types.NamespacedName{Namespace: k.Namespace, Name: k.Name}},
-		}] = true
+		}
+		if cur, ok := n.pending[req]; !ok || d < cur {
+			n.pending[req] = d
+		}
 	}
 	n.mu.Unlock()
 	select {
@@ -149,10 +157,14 @@ func (n *notifier) source() source.TypedSource[mcreconcile.Request] {
 			for {
 				n.mu.Lock()
 				batch := n.pending
-				n.pending = map[mcreconcile.Request]bool{}
+				n.pending = map[mcreconcile.Request]time.Duration{}
 				n.mu.Unlock()
-				for req := range batch {
-					q.Add(req)
+				for req, d := range batch {
+					if d > 0 {
+						q.AddAfter(req, d)
+					} else {
+						q.Add(req)
+					}
 				}
 				select {
 				case <-ctx.Done():

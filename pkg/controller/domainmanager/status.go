@@ -6,12 +6,14 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/fleethub/fleethub/api/v1alpha1"
 	"github.com/fleethub/fleethub/pkg/conditions"
 	"github.com/fleethub/fleethub/pkg/dns"
+	"github.com/fleethub/fleethub/pkg/reconciler"
 )
 
 // outcome is what one reconcile concluded.
@@ -93,8 +95,49 @@ func computeStatus(dm *v1alpha1.DomainManager, obs observed, now metav1.Time) v1
 	if obs.Wrote || (obs.Outcome == outcomeSynced && (st.LastSyncTime == nil || st.RecordID != prevID)) {
 		st.LastSyncTime = &now
 	}
-	conditions.Set(&st.Conditions, readyCondition(dm, obs), gen, now)
+	ready := readyCondition(dm, obs)
+	conditions.Set(&st.Conditions, ready, gen, now)
+	reconciler.SetProgress(&st.Conditions, progressOf(obs), ready.Reason, ready.Message, gen, now)
 	return st
+}
+
+// progressOf is where an outcome leaves the DomainManager in Flux's terms:
+// Stalled when only someone else can unblock it (the spec, the hub policy or
+// credentials, another claimant, a record fleethub does not own), Reconciling
+// while it gets there by itself (retries, a claim passing on after the grace
+// period), Done when the record is in place.
+func progressOf(obs observed) reconciler.Progress {
+	if obs.Deleting {
+		return reconciler.Reconciling
+	}
+	switch obs.Outcome {
+	case outcomeSynced:
+		return reconciler.Done
+	case outcomeInvalid, outcomeNotAllowed, outcomeUnmanaged, outcomeForeign:
+		return reconciler.Stalled
+	case outcomeClaimConflict:
+		if obs.RetryAfter > 0 {
+			return reconciler.Reconciling
+		}
+		return reconciler.Stalled
+	}
+	switch reason, _ := errorReason(obs.Err); reason {
+	case v1alpha1.ReasonCredentialsMissing, v1alpha1.ReasonCredentialsInvalid, v1alpha1.ReasonZoneNotFound, v1alpha1.ReasonRecordRejected:
+		return reconciler.Stalled
+	}
+	return reconciler.Reconciling
+}
+
+// terminal reports whether the outcome is one no retry can fix, only a
+// change elsewhere (its spec, the hub policy, the claim on the name).
+func terminal(obs observed) bool {
+	switch obs.Outcome {
+	case outcomeInvalid, outcomeNotAllowed, outcomeUnmanaged, outcomeForeign:
+		return true
+	case outcomeClaimConflict:
+		return obs.RetryAfter == 0
+	}
+	return false
 }
 
 func readyCondition(dm *v1alpha1.DomainManager, obs observed) metav1.Condition {
@@ -128,6 +171,16 @@ func readyCondition(dm *v1alpha1.DomainManager, obs observed) metav1.Condition {
 			return conditions.False(v1alpha1.ConditionReady, v1alpha1.ReasonConflict,
 				fmt.Sprintf("%s belongs to the holder of %s: the hub's claim on it is held by %s; names under another member's name are refused",
 					obs.FQDN, obs.Under, w.Holder.Describe()))
+		}
+		if !w.HolderMissingSince.IsZero() && obs.RetryAfter > 0 {
+			return conditions.False(v1alpha1.ConditionReady, v1alpha1.ReasonConflict,
+				fmt.Sprintf("%s is claimed by %s (type %s), whose cluster is unregistered since %s; the claim passes on to this one after the hub's grace period",
+					obs.FQDN, w.Holder.Describe(), w.Type, w.HolderMissingSince.UTC().Format(time.RFC3339)))
+		}
+		if !w.HolderMissingSince.IsZero() && obs.RetryAfter > 0 {
+			return conditions.False(v1alpha1.ConditionReady, v1alpha1.ReasonConflict,
+				fmt.Sprintf("%s is claimed by %s (type %s), whose cluster is unregistered since %s; the claim passes on to this one after the hub's grace period",
+					obs.FQDN, w.Holder.Describe(), w.Type, w.HolderMissingSince.UTC().Format(time.RFC3339)))
 		}
 		return conditions.False(v1alpha1.ConditionReady, v1alpha1.ReasonConflict,
 			fmt.Sprintf("%s is claimed by %s (type %s): the hub holds that claim (%s), which was persisted first; this one writes nothing and takes over when that one is gone",
@@ -228,4 +281,23 @@ func (p retryPolicy) result(err error) (ctrl.Result, error) {
 		}
 	}
 	return ctrl.Result{}, err
+}
+
+// result turns one reconcile's outcome into what controller-runtime gets.
+// Terminal outcomes are a reconcile.TerminalError (no backoff retries, no hot
+// loop); their re-check comes from whatever can unblock them (a claim
+// released or passed on, a policy or member change re-queues the waiters) and
+// from one read-only re-check per resync interval, which catches what no
+// watch reports (a blocking record removed at the provider by hand).
+func (r *Reconciler) result(key dns.ClaimKey, dm *v1alpha1.DomainManager, obs observed) (ctrl.Result, error) {
+	if terminal(obs) {
+		r.notify.after(r.ResyncInterval, key)
+		ready := meta.FindStatusCondition(dm.Status.Conditions, v1alpha1.ConditionReady)
+		return ctrl.Result{}, reconciler.Terminal(fmt.Errorf("%s: %s", ready.Reason, ready.Message))
+	}
+	res, err := r.policy().result(obs.Err)
+	if obs.RetryAfter > 0 && err == nil && (res.RequeueAfter == 0 || obs.RetryAfter < res.RequeueAfter) {
+		res.RequeueAfter = obs.RetryAfter
+	}
+	return res, err
 }

@@ -85,7 +85,7 @@ func (h *harness) pending() map[string]bool {
 	for req := range h.r.notify.pending {
 		out[req.ClusterName.String()+"/"+req.Name] = true
 	}
-	h.r.notify.pending = map[mcreconcile.Request]bool{}
+	h.r.notify.pending = map[mcreconcile.Request]time.Duration{}
 	return out
 }
 
