@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -247,20 +248,29 @@ func TestCreateUpdateDelete(t *testing.T) {
 func TestPolicy(t *testing.T) {
 	ctx := context.Background()
 	ns := namespace(t, "alpha", "beta")
-	setPolicy := func(v *string) {
-		t.Helper()
-		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "beta", Namespace: fleettest.HubNamespace}}
-		var patch string
-		if v == nil {
-			patch = fmt.Sprintf(`{"metadata":{"annotations":{%q:null}}}`, v1alpha1.AnnotationDNSAllowedSuffixes)
-		} else {
-			patch = fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, v1alpha1.AnnotationDNSAllowedSuffixes, *v)
+	setPolicy(t, `
+members:
+  beta: {allowedSuffixes: [team-b.example.org]}
+`)
+	// The retired per-member annotation grants nothing, and says so.
+	fleettest.Must(t, fleet.Hub.Client.Patch(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "beta", Namespace: fleettest.HubNamespace}},
+		client.RawPatch(types.MergePatchType, []byte(fmt.Sprintf(`{"metadata":{"annotations":{%q:"*"}}}`, v1alpha1.AnnotationDNSAllowedSuffixes)))))
+	t.Cleanup(func() {
+		_ = fleet.Hub.Client.Patch(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "beta", Namespace: fleettest.HubNamespace}},
+			client.RawPatch(types.MergePatchType, []byte(fmt.Sprintf(`{"metadata":{"annotations":{%q:null}}}`, v1alpha1.AnnotationDNSAllowedSuffixes))))
+	})
+	eventually(t, func() error {
+		list := &eventsv1.EventList{}
+		if err := fleet.Hub.Client.List(ctx, list, client.InNamespace(fleettest.HubNamespace)); err != nil {
+			return err
 		}
-		fleettest.Must(t, fleet.Hub.Client.Patch(ctx, s, client.RawPatch(types.MergePatchType, []byte(patch))))
-	}
-	t.Cleanup(func() { setPolicy(nil) })
-	teamB := "team-b.example.org"
-	setPolicy(&teamB)
+		for _, e := range list.Items {
+			if e.Reason == "DNSPolicyAnnotationIgnored" && e.Regarding.Name == "beta" && e.Type == corev1.EventTypeWarning && strings.Contains(e.Note, policyName) {
+				return nil
+			}
+		}
+		return fmt.Errorf("no DNSPolicyAnnotationIgnored Warning on Secret beta")
+	})
 
 	b := fleet.Members["beta"].Client
 	fleettest.Must(t, b.Create(ctx, domainManager(ns, "denied", "www.policy.example.com", "A", "192.0.2.1")))
@@ -268,19 +278,24 @@ func TestPolicy(t *testing.T) {
 	fleettest.Must(t, fleet.Members["alpha"].Client.Create(ctx, domainManager(ns, "net", "www.policy.example.net", "A", "192.0.2.1")))
 
 	dm := waitReason(t, "beta", ns, "denied", v1alpha1.ReasonDomainNotAllowed)
-	if m := ready(dm).Message; !strings.Contains(m, "team-b.example.org") || !strings.Contains(m, "beta") {
+	if m := ready(dm).Message; !strings.Contains(m, "team-b.example.org") || !strings.Contains(m, "beta") || !strings.Contains(m, policyName+" members.beta") {
 		t.Errorf("message = %q", m)
 	}
+	if !meta.IsStatusConditionTrue(dm.Status.Conditions, v1alpha1.ConditionStalled) {
+		t.Errorf("DomainNotAllowed is not Stalled: %+v", dm.Status.Conditions)
+	}
 	waitReason(t, "beta", ns, "allowed", v1alpha1.ReasonRecordSynced)
-	// alpha has no annotation: the hub default (example.com, example.org, …) applies.
+	// alpha has no entry: the hub default (example.com, example.org, …) applies.
 	waitReason(t, "alpha", ns, "net", v1alpha1.ReasonDomainNotAllowed)
 	if recs := append(cf.Find("www.policy.example.com", ""), cf.Find("www.policy.example.net", "")...); len(recs) != 0 {
 		t.Fatalf("records written outside the policy: %+v", recs)
 	}
 
-	// Widening the member's policy takes effect (the hub watches its Secret).
-	wider := "team-b.example.org, policy.example.com"
-	setPolicy(&wider)
+	// Widening the member's policy takes effect (the hub watches the policy).
+	setPolicy(t, `
+members:
+  beta: {allowedSuffixes: [team-b.example.org, policy.example.com]}
+`)
 	waitReason(t, "beta", ns, "denied", v1alpha1.ReasonRecordSynced)
 	if _, err := only("www.policy.example.com", "A"); err != nil {
 		t.Fatal(err)
@@ -364,7 +379,11 @@ func TestUnmanagedRecordUntouchedAndAdopt(t *testing.T) {
 		t.Fatalf("unmanaged record touched: %+v, %v", now, err)
 	}
 
-	// Opt-in adoption: the same record is taken over and rewritten.
+	// Opt-in adoption where the policy allows it: the record is taken over and rewritten.
+	setPolicy(t, `
+members:
+  alpha: {allowedSuffixes: [example.com], adopt: true}
+`)
 	old := cf.Seed("example.com", cloudflaretest.Record{Name: "adopt.example.com", Type: "A", Content: "203.0.113.6", Comment: "legacy"})
 	adopt := domainManager(ns, "adopt", "adopt.example.com", "A", "192.0.2.6", func(d *v1alpha1.DomainManager) {
 		d.Annotations = map[string]string{v1alpha1.AnnotationDNSAdopt: "true"}
@@ -683,13 +702,17 @@ func TestRemovedMemberTakesItsClaimsButNotItsRecords(t *testing.T) {
 		t.Fatalf("message = %q", m)
 	}
 
-	// beta leaves: its claim goes, alpha is re-checked at once, and the owner
-	// marker still keeps alpha off beta's record.
+	// beta leaves: the hub keeps its claim through the grace period, alpha
+	// is re-checked at once and says when the claim passes on; beta's
+	// record is not touched.
 	fleettest.Must(t, fleet.Unregister(ctx, "beta"))
 	eventually(t, func() error {
 		dm := get(t, "alpha", ns, "waiter")
-		if r := ready(dm); r == nil || r.Reason != v1alpha1.ReasonConflict || !strings.Contains(r.Message, "never changes another owner's record") {
+		if r := ready(dm); r == nil || r.Reason != v1alpha1.ReasonConflict || !strings.Contains(r.Message, "unregistered since") {
 			return fmt.Errorf("ready = %+v", r)
+		}
+		if !meta.IsStatusConditionTrue(dm.Status.Conditions, v1alpha1.ConditionReconciling) {
+			return fmt.Errorf("waiting out the grace period is not Reconciling: %+v", dm.Status.Conditions)
 		}
 		return nil
 	})
@@ -699,12 +722,12 @@ func TestRemovedMemberTakesItsClaimsButNotItsRecords(t *testing.T) {
 		t.Fatalf("a removed member's record was touched: %+v", rec)
 	}
 
-	// beta comes back: its claim is known again.
+	// beta comes back: its claim stands as before.
 	fleettest.Must(t, fleet.Register(ctx, "beta"))
 	fleettest.Must(t, mgr.WaitEngaged(ctx, "beta"))
 	eventually(t, func() error {
 		dm := get(t, "alpha", ns, "waiter")
-		if r := ready(dm); r == nil || !strings.Contains(r.Message, "claimed by DomainManager "+ns+"/holder in cluster beta") {
+		if r := ready(dm); r == nil || !strings.Contains(r.Message, "claimed by DomainManager "+ns+"/holder in cluster beta") || strings.Contains(r.Message, "unregistered") {
 			return fmt.Errorf("ready = %+v", r)
 		}
 		return nil
