@@ -36,11 +36,18 @@ func (h Holder) Key() ClaimKey {
 // member, namespace, name and UID (a re-created DomainManager of the same
 // name is another claimant).
 func (h Holder) SameDomainManager(o Holder) bool {
-	return h.Identity == o.Identity && h.Namespace == o.Namespace && h.Name == o.Name && h.UID == o.UID
+	return h.SameMember(o) && h.Namespace == o.Namespace && h.Name == o.Name && h.UID == o.UID
 }
 
-// SameMember reports whether h and o live in one member cluster.
-func (h Holder) SameMember(o Holder) bool { return h.Identity == o.Identity }
+// SameMember reports whether h and o live in one member cluster: the same
+// identity, or, when one side knew only the cluster name (its identity was
+// not recorded yet; then the name stands in for it), the same cluster name.
+func (h Holder) SameMember(o Holder) bool {
+	if h.Identity == o.Identity {
+		return true
+	}
+	return (h.Identity == h.Cluster || o.Identity == o.Cluster) && h.Cluster == o.Cluster
+}
 
 // Describe names the holder for condition messages.
 func (h Holder) Describe() string {

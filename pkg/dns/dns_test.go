@@ -373,6 +373,27 @@ func TestSucceed(t *testing.T) {
 	}
 }
 
+func TestHolderIdentity(t *testing.T) {
+	uid := Holder{Identity: "uid-1", Cluster: "alpha", Namespace: "ns", Name: "www", UID: "u"}
+	byName := Holder{Identity: "alpha", Cluster: "alpha", Namespace: "ns", Name: "www", UID: "u"}
+	renamed := Holder{Identity: "uid-1", Cluster: "alpha-2", Namespace: "ns", Name: "www", UID: "u"}
+	other := Holder{Identity: "uid-2", Cluster: "alpha", Namespace: "ns", Name: "www", UID: "u"}
+	if !uid.SameDomainManager(byName) || !byName.SameDomainManager(uid) {
+		t.Error("a claim made before the identity was recorded must stay its holder's")
+	}
+	if !uid.SameDomainManager(renamed) {
+		t.Error("the identity, not the cluster name, names a member")
+	}
+	if uid.SameMember(other) {
+		t.Error("another cluster under a reused name is another member")
+	}
+	recreated := uid
+	recreated.UID = "v"
+	if uid.SameDomainManager(recreated) || !uid.SameMember(recreated) {
+		t.Error("a re-created DomainManager is another claimant of the same member")
+	}
+}
+
 func TestClaimedFirstIgnoresMemberClocks(t *testing.T) {
 	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	a := Claim{Object: "dns-claim-x-a", Persisted: t0}

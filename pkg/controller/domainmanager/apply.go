@@ -114,6 +114,10 @@ func (r *Reconciler) apply(ctx context.Context, log logr.Logger, rec events.Even
 			return fail(err)
 		}
 	}
+	if err := r.releaseStale(ctx, a.me, a.fqdn, a.spec.Type, dm.Status.FQDN); err != nil {
+		obs.FQDN = dm.Status.FQDN // keep the old name known until it is released
+		return fail(err)
+	}
 	obs.Outcome = outcomeSynced
 	return obs
 }

@@ -189,3 +189,27 @@ func (r *Reconciler) persistClaim(ctx context.Context, st *standing, a admission
 	r.notify.add(r.index.waiters(a.fqdn)...)
 	return true, nil
 }
+
+// releaseStale releases the claims this DomainManager holds on a name or
+// type it no longer wants (spec renamed or retyped; status.fqdn is the name
+// it last had), once its records there are gone, so the name passes on.
+func (r *Reconciler) releaseStale(ctx context.Context, me dns.Holder, keepName, keepType, oldName string) error {
+	names := []string{keepName}
+	if oldName = dns.NormalizeName(oldName); oldName != "" && oldName != keepName {
+		names = append(names, oldName)
+	}
+	for _, n := range names {
+		claims, err := r.store.all(ctx, n, false)
+		if err != nil {
+			return err
+		}
+		for _, c := range claims {
+			if c.Holder.SameDomainManager(me) && !(n == keepName && strings.EqualFold(c.Type, keepType)) {
+				if err := r.store.release(ctx, c); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}

@@ -128,7 +128,8 @@ func (r *Reconciler) cleanup(ctx context.Context, rec events.EventRecorder, clus
 			return err
 		}
 	}
-	return nil
+	// Claims on a name or type it had before.
+	return r.releaseStale(ctx, me, fqdn, string(dm.Spec.RecordType), dm.Status.FQDN)
 }
 
 // deleteOwned deletes every record in zone that carries owner's marker. A

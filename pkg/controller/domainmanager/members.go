@@ -66,7 +66,9 @@ func (r *Reconciler) holderState(ctx context.Context, h dns.Holder) (dns.HolderS
 	}
 	cluster := ""
 	for i := range list.Items {
-		if s := &list.Items[i]; s.Labels[memberSecretLabel] == "true" && secretIdentity(s) == h.Identity {
+		s := &list.Items[i]
+		// A holder recorded before its identity was known is named by its cluster.
+		if s.Labels[memberSecretLabel] == "true" && (secretIdentity(s) == h.Identity || (h.Identity == h.Cluster && s.Name == h.Cluster)) {
 			cluster = s.Name
 			break
 		}

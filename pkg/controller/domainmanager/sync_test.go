@@ -446,6 +446,9 @@ func TestSyncTypeChangeAndZoneMove(t *testing.T) {
 	if r := h.p.All("example.com"); len(r) != 1 || r[0].Type != "A" {
 		t.Fatalf("after type change: %+v", r)
 	}
+	if h.claim("www.dev.example.com", "CNAME") != nil || h.claim("www.dev.example.com", "A") == nil {
+		t.Fatal("the claim did not follow the type change")
+	}
 	// Dropping spec.zone moves the record to the longer zone dev.example.com.
 	dm.Spec.Zone = ""
 	if obs := h.sync("alpha", dm); obs.Outcome != outcomeSynced {
@@ -462,6 +465,12 @@ func TestSyncTypeChangeAndZoneMove(t *testing.T) {
 	h.sync("alpha", dm)
 	if r := h.p.All("dev.example.com"); len(r) != 1 || r[0].Name != "api.dev.example.com" {
 		t.Fatalf("after rename: %+v", r)
+	}
+	if h.claim("www.dev.example.com", "A") != nil || h.claim("api.dev.example.com", "A") == nil {
+		t.Fatal("the claim on the old name was not released")
+	}
+	if c := h.claim("api.dev.example.com", "A"); c.ZoneID != "zone-dev.example.com" {
+		t.Fatalf("claim zone = %+v", c)
 	}
 }
 
