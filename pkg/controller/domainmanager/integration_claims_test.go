@@ -192,7 +192,9 @@ func TestAdoptionWithoutPolicyRefused(t *testing.T) {
 	ns := namespace(t, "beta")
 	b := fleet.Members["beta"].Client
 	hand := cf.Seed("example.com", cloudflaretest.Record{Name: "legacy-app.example.com", Type: "A", Content: "203.0.113.7", TTL: 300, Comment: "by the web team"})
-	adopt := func(d *v1alpha1.DomainManager) { d.Annotations = map[string]string{v1alpha1.AnnotationDNSAdopt: "true"} }
+	adopt := func(d *v1alpha1.DomainManager) {
+		d.Annotations = map[string]string{v1alpha1.AnnotationDNSAdopt: "true"}
+	}
 	fleettest.Must(t, b.Create(ctx, domainManager(ns, "taker", "legacy-app.example.com", "A", "192.0.2.60", adopt)))
 	dm := waitReason(t, "beta", ns, "taker", v1alpha1.ReasonRecordExistsUnmanaged)
 	if m := ready(dm).Message; !strings.Contains(m, "does not allow this member to adopt") {
