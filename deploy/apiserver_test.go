@@ -395,13 +395,17 @@ func TestHubRunsWithTheShippedRBAC(t *testing.T) {
 	if err := hc.Get(ctx, client.ObjectKey{Namespace: hubNamespace, Name: memberName}, &corev1.Secret{}); err != nil {
 		t.Errorf("the hub identity cannot read its member Secret: %v", err)
 	}
+	// DNS claims and the DNS policy are ConfigMaps in the hub namespace.
+	if err := hc.List(ctx, &corev1.ConfigMapList{}, client.InNamespace(hubNamespace)); err != nil {
+		t.Errorf("the hub identity cannot read the DNS claims and policy: %v", err)
+	}
 	for what, err := range map[string]error{
 		"get a Secret in default":           hc.Get(ctx, client.ObjectKey{Namespace: "default", Name: "elsewhere"}, &corev1.Secret{}),
 		"list Secrets in all namespaces":    hc.List(ctx, &corev1.SecretList{}),
 		"list Secrets in kube-system":       hc.List(ctx, &corev1.SecretList{}, client.InNamespace("kube-system")),
 		"create a Secret in its namespace":  hc.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: hubNamespace, Name: "new"}}, client.DryRunAll),
 		"delete its member Secret":          hc.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: hubNamespace, Name: memberName}}, client.DryRunAll),
-		"read ConfigMaps in its namespace":  hc.List(ctx, &corev1.ConfigMapList{}, client.InNamespace(hubNamespace)),
+		"read ConfigMaps in kube-system":    hc.List(ctx, &corev1.ConfigMapList{}, client.InNamespace("kube-system")),
 		"list namespaces":                   hc.List(ctx, &corev1.NamespaceList{}),
 		"create a ClusterRoleBinding":       hc.Create(ctx, clusterAdminBinding(), client.DryRunAll),
 		"list CRDs (the hub serves none)":   hc.List(ctx, &apiextensionsv1.CustomResourceDefinitionList{}),
