@@ -121,7 +121,7 @@ func EnsureChild[T client.Object, AC ApplyConfig[AC]](ctx context.Context, m Mem
 		isOurs := ControlledBy(owner)
 		controls = func(obj T) bool { return isOurs(obj) }
 	}
-	live, found, err := getChild(ctx, m, ch.Key, ch.New)
+	live, found, err := GetChild(ctx, m, ch.Key, ch.New)
 	if err != nil {
 		return none, "", fmt.Errorf("reading %s %s: %w", ch.Kind, ch.Key.Name, err)
 	}
@@ -147,34 +147,44 @@ func EnsureChild[T client.Object, AC ApplyConfig[AC]](ctx context.Context, m Mem
 		// create the next one.
 		return live, apply.Unchanged, nil
 	}
-	owned, err := ch.Extract(live, v1alpha1.FieldManager)
+	res, err := ApplyOwned(ctx, m, ch.Kind, live, ch.Desired, ch.Extract)
+	return live, res, err
+}
+
+// ApplyOwned server-side applies desired onto live, a child the caller has
+// verified this CR controls, unless the fields fleethub owns already match.
+// The apply carries live's UID as precondition, so a child deleted and
+// replaced (by anyone) since it was read is never written.
+func ApplyOwned[T client.Object, AC ApplyConfig[AC]](ctx context.Context, m Member, kind string, live T, desired AC, extract func(T, string) (AC, error)) (apply.Result, error) {
+	name := live.GetName()
+	owned, err := extract(live, v1alpha1.FieldManager)
 	if err != nil {
-		return live, "", fmt.Errorf("extracting the fields %s owns on %s %s: %w", v1alpha1.FieldManager, ch.Kind, ch.Key.Name, err)
+		return "", fmt.Errorf("extracting the fields %s owns on %s %s: %w", v1alpha1.FieldManager, kind, name, err)
 	}
-	same, err := apply.Equal(ch.Desired, owned)
+	same, err := apply.Equal(desired, owned)
 	if err != nil {
-		return live, "", err
+		return "", err
 	}
 	if same {
-		return live, apply.Unchanged, nil
+		return apply.Unchanged, nil
 	}
 	takeover := createdByUs(live)
-	desired := ch.Desired.WithUID(live.GetUID())
-	if err := m.GetClient().Apply(ctx, desired, client.FieldOwner(v1alpha1.FieldManager), client.ForceOwnership); err != nil {
-		return live, "", fmt.Errorf("applying %s %s: %w", ch.Kind, ch.Key.Name, err)
+	if err := m.GetClient().Apply(ctx, desired.WithUID(live.GetUID()), client.FieldOwner(v1alpha1.FieldManager), client.ForceOwnership); err != nil {
+		return "", fmt.Errorf("applying %s %s: %w", kind, name, err)
 	}
 	if takeover {
 		// The first apply after our Create only moves the fields to the
 		// apply manager; nothing changed that is worth announcing.
-		return live, apply.Unchanged, nil
+		return apply.Unchanged, nil
 	}
-	return live, apply.Updated, nil
+	return apply.Updated, nil
 }
 
-// getChild reads a child from the cache and, when the cache has no copy,
-// from the apiserver: the cache holds only fleethub's children, so a miss
-// says nothing about whether the name is free.
-func getChild[T client.Object](ctx context.Context, m Member, key client.ObjectKey, newObj func() T) (T, bool, error) {
+// GetChild reads a child from the cache and, when the cache has no copy,
+// from the apiserver: the cache holds only what fleethub controls, so a miss
+// says nothing about whether the name is free. found is false only when the
+// apiserver says NotFound.
+func GetChild[T client.Object](ctx context.Context, m Member, key client.ObjectKey, newObj func() T) (T, bool, error) {
 	live := newObj()
 	err := m.GetClient().Get(ctx, key, live)
 	if err == nil {
@@ -195,16 +205,24 @@ func getChild[T client.Object](ctx context.Context, m Member, key client.ObjectK
 }
 
 func createChild[T client.Object, AC ApplyConfig[AC]](ctx context.Context, m Member, owner client.Object, ch Child[T, AC]) (T, error) {
+	return CreateFrom(ctx, m, owner, ch.Kind, ch.Desired, ch.New())
+}
+
+// CreateFrom creates the object desired describes (decoded into obj) with
+// Create; see Create.
+func CreateFrom[T client.Object](ctx context.Context, m Member, owner client.Object, kind string, desired runtime.ApplyConfiguration, obj T) (T, error) {
 	var none T
-	obj := ch.New()
-	raw, err := json.Marshal(ch.Desired)
+	raw, err := json.Marshal(desired)
 	if err != nil {
-		return none, fmt.Errorf("encoding %s %s: %w", ch.Kind, ch.Key.Name, err)
+		return none, fmt.Errorf("encoding %s: %w", kind, err)
 	}
 	if err := json.Unmarshal(raw, obj); err != nil {
-		return none, fmt.Errorf("decoding %s %s: %w", ch.Kind, ch.Key.Name, err)
+		return none, fmt.Errorf("decoding %s: %w", kind, err)
 	}
-	return obj, Create(ctx, m, owner, ch.Kind, obj)
+	if err := Create(ctx, m, owner, kind, obj); err != nil {
+		return none, err
+	}
+	return obj, nil
 }
 
 // Create creates obj for owner with a plain Create (which fails if the name
@@ -269,7 +287,7 @@ func createdByUs(obj client.Object) bool {
 // never deleted. It reports whether it sent a delete.
 func DeleteChild(ctx context.Context, m Member, kind string, obj client.Object, controls func(client.Object) bool) (bool, error) {
 	key := client.ObjectKeyFromObject(obj)
-	live, found, err := getChild(ctx, m, key, func() client.Object {
+	live, found, err := GetChild(ctx, m, key, func() client.Object {
 		return obj.DeepCopyObject().(client.Object)
 	})
 	if err != nil {
