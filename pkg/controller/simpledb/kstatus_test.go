@@ -37,7 +37,10 @@ func TestKStatusVerdicts(t *testing.T) {
 			o.Storage = &problem{v1alpha1.ReasonExpansionNotSupported, "cannot grow"}
 		}), reconciler.Done, status.CurrentStatus},
 		{"nothing created yet", observed{}, reconciler.Reconciling, status.InProgressStatus},
-		{"claim pending", healthy(func(o *observed) { o.Claim = claim(corev1.ClaimPending, "1Gi", ""); o.Deployment = deployment(3, 3, 1, 1, 0) }), reconciler.Reconciling, status.InProgressStatus},
+		{"claim pending", healthy(func(o *observed) {
+			o.Claim = claim(corev1.ClaimPending, "1Gi", "")
+			o.Deployment = deployment(3, 3, 1, 1, 0)
+		}), reconciler.Reconciling, status.InProgressStatus},
 		{"pod not ready", healthy(func(o *observed) { o.Deployment = deployment(3, 3, 1, 1, 0) }), reconciler.Reconciling, status.InProgressStatus},
 		{"foreign secret", observed{Credentials: &problem{v1alpha1.ReasonSecretConflict, "x"}, Conflict: secretConflict}, reconciler.Stalled, status.FailedStatus},
 		{"claim of a WebApp", healthy(func(o *observed) { o.Conflict = claimConflict; o.Deployment = nil }), reconciler.Stalled, status.FailedStatus},
