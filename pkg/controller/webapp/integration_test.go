@@ -183,8 +183,34 @@ func TestWebAppChildrenInOwnMemberOnly(t *testing.T) {
 	}
 }
 
+// withResync runs the rest of t against a manager whose resync is resync,
+// and gives the later tests a manager like the suite's again.
+func withResync(t *testing.T, resync time.Duration) {
+	t.Helper()
+	ctx := context.Background()
+	restart := func(cfg config.Config) {
+		t.Helper()
+		fleettest.Must(t, mgr.Stop())
+		m, err := fleet.StartManager(cfg)
+		fleettest.Must(t, err)
+		mgr, suite.Manager = m, m
+		fleettest.Must(t, mgr.WaitEngaged(ctx, suite.Members...))
+	}
+	cfg := fleettest.TestConfig()
+	cfg.ResyncInterval = resync
+	restart(cfg)
+	t.Cleanup(func() {
+		cfg := fleettest.TestConfig()
+		fleettest.Must(t, suite.Configure(&cfg))
+		restart(cfg)
+	})
+}
+
+// Drift is repaired by the watches on the children, not by the resync: the
+// resync here is far longer than the test's deadline.
 func TestWebAppDriftAndSpecChanges(t *testing.T) {
 	setup(t)
+	withResync(t, time.Hour)
 	ctx := context.Background()
 	ns := namespace(t, "alpha")
 	c := fleet.Members["alpha"].Client
@@ -258,7 +284,7 @@ func TestWebAppDriftAndSpecChanges(t *testing.T) {
 	d = get(t, "alpha", ns, "api", &appsv1.Deployment{})
 	d.Spec.Replicas = ptr(int32(7))
 	fleettest.Must(t, c.Update(ctx, d))
-	time.Sleep(3 * time.Second) // > one resync interval
+	time.Sleep(3 * time.Second) // the edit's watch event has been reconciled
 	if d := get(t, "alpha", ns, "api", &appsv1.Deployment{}); *d.Spec.Replicas != 7 {
 		t.Errorf("replicas set by another owner were overwritten: %d", *d.Spec.Replicas)
 	}
@@ -426,13 +452,19 @@ func TestMemberLifecycle(t *testing.T) {
 	waitFor(t, "alpha", ans, "still-fine", &appsv1.Deployment{})
 
 	// Re-registering with rotated credentials works again, and picks up the
-	// CR created while the member was away.
-	fleettest.Must(t, fleet.Register(ctx, "beta"))
+	// CR created while the member was away. This registration goes through
+	// a proxy, so the test can take the old connection away below.
+	proxy, err := fleet.RegisterVia(ctx, "beta")
+	fleettest.Must(t, err)
+	defer proxy.Cut()
 	fleettest.Must(t, mgr.WaitEngaged(ctx, "beta"))
 	waitFor(t, "beta", ns, "orphan", &appsv1.Deployment{})
 
-	// Rotating credentials in place re-engages the member.
+	// Rotating credentials in place (new credentials, direct address)
+	// re-engages the member: with the old connection cut, only the new
+	// engagement can reconcile the WebApp created after the rotation.
 	fleettest.Must(t, fleet.Register(ctx, "beta"))
+	proxy.Cut()
 	fleettest.Must(t, mgr.WaitEngaged(ctx, "beta"))
 	fleettest.Must(t, c.Create(ctx, webApp(ns, "after-rotation")))
 	waitFor(t, "beta", ns, "after-rotation", &appsv1.Deployment{})
