@@ -33,7 +33,7 @@ func TestForeignObjectsAreNeverTaken(t *testing.T) {
 	foreign := map[string]client.Object{
 		"svc": &corev1.Service{
 			ObjectMeta: metav1.ObjectMeta{Name: "svc", Namespace: ns},
-			Spec: corev1.ServiceSpec{Selector: labels, Ports: []corev1.ServicePort{{Port: 6379, TargetPort: intstr.FromInt32(6379)}}},
+			Spec:       corev1.ServiceSpec{Selector: labels, Ports: []corev1.ServicePort{{Port: 6379, TargetPort: intstr.FromInt32(6379)}}},
 		},
 		"dep": &appsv1.Deployment{
 			ObjectMeta: metav1.ObjectMeta{Name: "dep", Namespace: ns},
