@@ -555,9 +555,12 @@ func TestRejectedDeploymentIsReportedWithoutHotLoop(t *testing.T) {
 		return fmt.Errorf("no %s Warning Event", v1alpha1.ReasonApplyFailed)
 	})
 
-	// Terminal: no retry loop. Only the periodic resync tries again (the
-	// refusal may come from admission policies that can change), and the
+	// Terminal (Stalled, reconcile.TerminalError): no retry loop and no
+	// resync retry; only a change of the SimpleDB brings it back, and the
 	// unchanged status is not rewritten.
+	if s := condition(db, v1alpha1.ConditionStalled); s.Status != metav1.ConditionTrue {
+		t.Errorf("a refused spec is not Stalled: %+v", s)
+	}
 	time.Sleep(time.Second)
 	before := fleet.Requests.Snapshot()
 	resync := fleettest.TestConfig().ResyncInterval

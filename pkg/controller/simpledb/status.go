@@ -98,7 +98,7 @@ func progress(obs observed, ready metav1.Condition) (reconciler.Progress, string
 	case obs.Credentials != nil && obs.Credentials.Reason == v1alpha1.ReasonInvalidCredentials:
 		return reconciler.Stalled, v1alpha1.ReasonInvalidCredentials
 	case obs.ApplyErr != nil && reconciler.Rejected(obs.ApplyErr):
-		return reconciler.Stalled, v1alpha1.ReasonInvalidSpec
+		return reconciler.Stalled, v1alpha1.ReasonApplyFailed
 	case obs.Deployment != nil && conditions.DeploymentStalled(obs.Deployment):
 		return reconciler.Stalled, v1alpha1.ReasonRolloutStalled
 	case ready.Status != metav1.ConditionTrue:
