@@ -10,6 +10,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/client-go/util/csaupgrade"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/fleethub/fleethub/api/v1alpha1"
@@ -154,9 +156,35 @@ func EnsureChild[T client.Object, AC ApplyConfig[AC]](ctx context.Context, m Mem
 // ApplyOwned server-side applies desired onto live, a child the caller has
 // verified this CR controls, unless the fields fleethub owns already match.
 // The apply carries live's UID as precondition, so a child deleted and
-// replaced (by anyone) since it was read is never written.
+// replaced (by anyone) since it was read is never written. A child fleethub
+// made with Create first has the fields of that create moved to its apply
+// manager, so that a field later dropped from desired is removed from the
+// child instead of staying owned by the create.
 func ApplyOwned[T client.Object, AC ApplyConfig[AC]](ctx context.Context, m Member, kind string, live T, desired AC, extract func(T, string) (AC, error)) (apply.Result, error) {
+	return applyOwned(ctx, m, kind, live, desired, extract, true)
+}
+
+// ApplyOwnedKeepingCreateFields is ApplyOwned for a child whose created
+// fields must never become the apply manager's: a field the create set and
+// desired leaves out (a generated password) stays as it is.
+func ApplyOwnedKeepingCreateFields[T client.Object, AC ApplyConfig[AC]](ctx context.Context, m Member, kind string, live T, desired AC, extract func(T, string) (AC, error)) (apply.Result, error) {
+	return applyOwned(ctx, m, kind, live, desired, extract, false)
+}
+
+func applyOwned[T client.Object, AC ApplyConfig[AC]](ctx context.Context, m Member, kind string, live T, desired AC, extract func(T, string) (AC, error), upgrade bool) (apply.Result, error) {
 	name := live.GetName()
+	takeover := createdByUs(live)
+	if upgrade && hasUpdateEntry(live) {
+		patch, err := csaupgrade.UpgradeManagedFieldsPatch(live, sets.New(v1alpha1.FieldManager), v1alpha1.FieldManager)
+		if err != nil {
+			return "", fmt.Errorf("moving the created fields of %s %s to the apply manager: %w", kind, name, err)
+		}
+		if len(patch) > 0 {
+			if err := m.GetClient().Patch(ctx, live, client.RawPatch(types.JSONPatchType, patch)); err != nil {
+				return "", fmt.Errorf("moving the created fields of %s %s to the apply manager: %w", kind, name, err)
+			}
+		}
+	}
 	owned, err := extract(live, v1alpha1.FieldManager)
 	if err != nil {
 		return "", fmt.Errorf("extracting the fields %s owns on %s %s: %w", v1alpha1.FieldManager, kind, name, err)
@@ -168,16 +196,26 @@ func ApplyOwned[T client.Object, AC ApplyConfig[AC]](ctx context.Context, m Memb
 	if same {
 		return apply.Unchanged, nil
 	}
-	takeover := createdByUs(live)
 	if err := m.GetClient().Apply(ctx, desired.WithUID(live.GetUID()), client.FieldOwner(v1alpha1.FieldManager), client.ForceOwnership); err != nil {
 		return "", fmt.Errorf("applying %s %s: %w", kind, name, err)
 	}
-	if takeover {
-		// The first apply after our Create only moves the fields to the
+	if takeover && !upgrade {
+		// The first apply after our Create only shares the fields with the
 		// apply manager; nothing changed that is worth announcing.
 		return apply.Unchanged, nil
 	}
 	return apply.Updated, nil
+}
+
+// hasUpdateEntry reports whether fleethub's field manager owns fields of obj
+// through a non-apply operation (its Create).
+func hasUpdateEntry(obj client.Object) bool {
+	for _, mf := range obj.GetManagedFields() {
+		if mf.Manager == v1alpha1.FieldManager && mf.Operation == metav1.ManagedFieldsOperationUpdate && mf.Subresource == "" {
+			return true
+		}
+	}
+	return false
 }
 
 // GetChild reads a child from the cache and, when the cache has no copy,

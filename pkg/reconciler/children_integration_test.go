@@ -47,8 +47,12 @@ func TestEnsureChildOwnershipRules(t *testing.T) {
 	fleettest.Must(t, c.Create(ctx, owner))
 	ref := metav1ac.OwnerReference().WithAPIVersion("v1").WithKind("ConfigMap").WithName(owner.Name).WithUID(owner.UID).WithController(true)
 	desired := func(name, value string) *corev1ac.ServiceApplyConfiguration {
-		return corev1ac.Service(name, ns).WithOwnerReferences(ref).WithLabels(map[string]string{"v": value}).
+		svc := corev1ac.Service(name, ns).WithOwnerReferences(ref).
 			WithSpec(corev1ac.ServiceSpec().WithPorts(corev1ac.ServicePort().WithPort(80)))
+		if value != "" {
+			svc.WithLabels(map[string]string{"v": value})
+		}
+		return svc
 	}
 	ensure := func(o client.Object, name, value string) (*corev1.Service, apply.Result, error) {
 		return reconciler.EnsureChild(ctx, m, o, reconciler.Child[*corev1.Service, *corev1ac.ServiceApplyConfiguration]{
@@ -85,6 +89,15 @@ func TestEnsureChildOwnershipRules(t *testing.T) {
 	// Ours and changed spec → updated.
 	if _, res, err = ensure(owner, "ours", "2"); err != nil || res != apply.Updated {
 		t.Errorf("changed child: result %s, %v", res, err)
+	}
+	// A field set at creation and later dropped from desired is removed:
+	// the create's fields belong to the apply manager.
+	if svc, res, err = ensure(owner, "ours", ""); err != nil || res != apply.Updated {
+		t.Errorf("dropped label: result %s, %v", res, err)
+	}
+	fleettest.Must(t, c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "ours"}, svc))
+	if _, ok := svc.Labels["v"]; ok {
+		t.Errorf("a label dropped from desired stayed: %v", svc.Labels)
 	}
 
 	// Someone else's → ConflictError, untouched.

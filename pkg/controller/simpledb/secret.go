@@ -57,7 +57,7 @@ func (r *Reconciler) ensureSecret(ctx context.Context, cl cluster.Cluster, db *v
 	if adopting && !live.GetDeletionTimestamp().IsZero() {
 		return nil, &problem{v1alpha1.ReasonSecretMissing, fmt.Sprintf("Secret %s is being deleted", key.Name)}, "", nil
 	}
-	res, err := reconciler.ApplyOwned(ctx, cl, "Secret", live, CredentialsSecret(db, string(password)), corev1ac.ExtractSecret)
+	res, err := reconciler.ApplyOwnedKeepingCreateFields(ctx, cl, "Secret", live, CredentialsSecret(db, string(password)), corev1ac.ExtractSecret)
 	if err != nil {
 		return nil, nil, "", err
 	}
