@@ -8,6 +8,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
@@ -199,9 +200,10 @@ func applyOwned[T client.Object, AC ApplyConfig[AC]](ctx context.Context, m Memb
 	if err := m.GetClient().Apply(ctx, desired.WithUID(live.GetUID()), client.FieldOwner(v1alpha1.FieldManager), client.ForceOwnership); err != nil {
 		return "", fmt.Errorf("applying %s %s: %w", kind, name, err)
 	}
-	if takeover && !upgrade {
-		// The first apply after our Create only shares the fields with the
-		// apply manager; nothing changed that is worth announcing.
+	if takeover {
+		// The first apply after our Create only settles field ownership
+		// (the create also owned the defaults the apiserver filled in);
+		// nothing changed that is worth announcing.
 		return apply.Unchanged, nil
 	}
 	return apply.Updated, nil
@@ -246,19 +248,24 @@ func createChild[T client.Object, AC ApplyConfig[AC]](ctx context.Context, m Mem
 	return CreateFrom(ctx, m, owner, ch.Kind, ch.Desired, ch.New())
 }
 
-// CreateFrom creates the object desired describes (decoded into obj) with
-// Create; see Create.
+// CreateFrom creates exactly the object desired describes (no zero values
+// a typed object would add, which the create would then own) and decodes
+// the apiserver's answer into obj; see Create.
 func CreateFrom[T client.Object](ctx context.Context, m Member, owner client.Object, kind string, desired runtime.ApplyConfiguration, obj T) (T, error) {
 	var none T
 	raw, err := json.Marshal(desired)
 	if err != nil {
 		return none, fmt.Errorf("encoding %s: %w", kind, err)
 	}
-	if err := json.Unmarshal(raw, obj); err != nil {
+	u := &unstructured.Unstructured{}
+	if err := json.Unmarshal(raw, &u.Object); err != nil {
 		return none, fmt.Errorf("decoding %s: %w", kind, err)
 	}
-	if err := Create(ctx, m, owner, kind, obj); err != nil {
+	if err := Create(ctx, m, owner, kind, u); err != nil {
 		return none, err
+	}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, obj); err != nil {
+		return none, fmt.Errorf("decoding the created %s: %w", kind, err)
 	}
 	return obj, nil
 }
