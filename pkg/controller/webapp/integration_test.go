@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"go.opentelemetry.io/otel"
@@ -216,18 +217,23 @@ func TestWebAppDriftAndSpecChanges(t *testing.T) {
 	c := fleet.Members["alpha"].Client
 	app := webApp(ns, "api")
 	fleettest.Must(t, c.Create(ctx, app))
-	dep := waitFor(t, "alpha", ns, "api", &appsv1.Deployment{})
+	waitFor(t, "alpha", ns, "api", &appsv1.Deployment{})
 	waitFor(t, "alpha", ns, "api", &corev1.Service{})
 
 	// Another tool annotates the Deployment: the field is not ours and survives.
-	dep.Annotations = map[string]string{"mesh.example.com/inject": "true"}
-	fleettest.Must(t, c.Update(ctx, dep))
+	fleettest.Must(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		dep := get(t, "alpha", ns, "api", &appsv1.Deployment{})
+		dep.Annotations = map[string]string{"mesh.example.com/inject": "true"}
+		return c.Update(ctx, dep)
+	}))
 
 	// Spec change → Deployment updated.
-	get(t, "alpha", ns, "api", app)
-	app.Spec.Image = "nginx:1.28"
-	app.Spec.Replicas = ptr(int32(3))
-	fleettest.Must(t, c.Update(ctx, app))
+	fleettest.Must(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		get(t, "alpha", ns, "api", app)
+		app.Spec.Image = "nginx:1.28"
+		app.Spec.Replicas = ptr(int32(3))
+		return c.Update(ctx, app)
+	}))
 	eventually(t, func() error {
 		d := get(t, "alpha", ns, "api", &appsv1.Deployment{})
 		if img := d.Spec.Template.Spec.Containers[0].Image; img != "nginx:1.28" || *d.Spec.Replicas != 3 {
@@ -237,9 +243,11 @@ func TestWebAppDriftAndSpecChanges(t *testing.T) {
 	})
 
 	// Image edited by hand → restored.
-	d := get(t, "alpha", ns, "api", &appsv1.Deployment{})
-	d.Spec.Template.Spec.Containers[0].Image = "evil:latest"
-	fleettest.Must(t, c.Update(ctx, d))
+	fleettest.Must(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		d := get(t, "alpha", ns, "api", &appsv1.Deployment{})
+		d.Spec.Template.Spec.Containers[0].Image = "evil:latest"
+		return c.Update(ctx, d)
+	}))
 	eventually(t, func() error {
 		d := get(t, "alpha", ns, "api", &appsv1.Deployment{})
 		if img := d.Spec.Template.Spec.Containers[0].Image; img != "nginx:1.28" {
@@ -263,15 +271,17 @@ func TestWebAppDriftAndSpecChanges(t *testing.T) {
 	})
 
 	// The other tool's annotation survived all of it.
-	d = get(t, "alpha", ns, "api", &appsv1.Deployment{})
+	d := get(t, "alpha", ns, "api", &appsv1.Deployment{})
 	if d.Annotations["mesh.example.com/inject"] != "true" {
 		t.Errorf("foreign annotation lost: %v", d.Annotations)
 	}
 
 	// Omitting replicas hands the count to someone else (an HPA): we stop owning it.
-	get(t, "alpha", ns, "api", app)
-	app.Spec.Replicas = nil
-	fleettest.Must(t, c.Update(ctx, app))
+	fleettest.Must(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		get(t, "alpha", ns, "api", app)
+		app.Spec.Replicas = nil
+		return c.Update(ctx, app)
+	}))
 	eventually(t, func() error {
 		d := get(t, "alpha", ns, "api", &appsv1.Deployment{})
 		for _, mf := range d.ManagedFields {
@@ -281,9 +291,11 @@ func TestWebAppDriftAndSpecChanges(t *testing.T) {
 		}
 		return nil
 	})
-	d = get(t, "alpha", ns, "api", &appsv1.Deployment{})
-	d.Spec.Replicas = ptr(int32(7))
-	fleettest.Must(t, c.Update(ctx, d))
+	fleettest.Must(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		d := get(t, "alpha", ns, "api", &appsv1.Deployment{})
+		d.Spec.Replicas = ptr(int32(7))
+		return c.Update(ctx, d)
+	}))
 	time.Sleep(3 * time.Second) // the edit's watch event has been reconciled
 	if d := get(t, "alpha", ns, "api", &appsv1.Deployment{}); *d.Spec.Replicas != 7 {
 		t.Errorf("replicas set by another owner were overwritten: %d", *d.Spec.Replicas)
