@@ -256,7 +256,10 @@ func TestWebAppDriftAndSpecChanges(t *testing.T) {
 		return nil
 	})
 
-	// Service deleted by hand → recreated.
+	// Service deleted by hand → recreated. The reconciles the image repair
+	// set off settle first, so only the Service's own watch event can
+	// bring the next one (the resync is an hour away).
+	time.Sleep(2 * time.Second)
 	svc := get(t, "alpha", ns, "api", &corev1.Service{})
 	fleettest.Must(t, c.Delete(ctx, svc))
 	eventually(t, func() error {
