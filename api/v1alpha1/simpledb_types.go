@@ -23,7 +23,10 @@ type SimpleDBDeletionPolicy string
 
 const (
 	// SimpleDBRetain keeps the PersistentVolumeClaim and the credentials Secret
-	// (without owner references) so a SimpleDB of the same name adopts them again.
+	// so a SimpleDB of the same name adopts them again. They never carry an
+	// owner reference to the SimpleDB (the member's garbage collector would
+	// delete them under foreground or background deletion while the hub is
+	// away); their owner is recorded in annotations instead.
 	SimpleDBRetain SimpleDBDeletionPolicy = "Retain"
 	// SimpleDBDelete deletes every child, data included.
 	SimpleDBDelete SimpleDBDeletionPolicy = "Delete"
@@ -53,7 +56,13 @@ const (
 	ReasonInvalidCredentials    = "InvalidCredentials"
 	ReasonServiceMissing        = "ServiceMissing"
 	ReasonDataRetained          = "DataRetained"
+	ReasonDataAdopted           = "DataAdopted"
 )
+
+// AnnotationPostgresMajor on a SimpleDB's data claim records the PostgreSQL
+// major version whose data it holds, so a SimpleDB of another major never
+// adopts it (PostgreSQL cannot open another major's data directory).
+const AnnotationPostgresMajor = "app.54b3r.io/postgres-major"
 
 // SimpleDBSpec is the desired state of a SimpleDB: one single-node PostgreSQL
 // server with its data on a PersistentVolumeClaim.

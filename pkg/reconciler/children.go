@@ -8,8 +8,11 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/client-go/util/csaupgrade"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/fleethub/fleethub/api/v1alpha1"
@@ -121,7 +124,7 @@ func EnsureChild[T client.Object, AC ApplyConfig[AC]](ctx context.Context, m Mem
 		isOurs := ControlledBy(owner)
 		controls = func(obj T) bool { return isOurs(obj) }
 	}
-	live, found, err := getChild(ctx, m, ch.Key, ch.New)
+	live, found, err := GetChild(ctx, m, ch.Key, ch.New)
 	if err != nil {
 		return none, "", fmt.Errorf("reading %s %s: %w", ch.Kind, ch.Key.Name, err)
 	}
@@ -147,34 +150,81 @@ func EnsureChild[T client.Object, AC ApplyConfig[AC]](ctx context.Context, m Mem
 		// create the next one.
 		return live, apply.Unchanged, nil
 	}
-	owned, err := ch.Extract(live, v1alpha1.FieldManager)
-	if err != nil {
-		return live, "", fmt.Errorf("extracting the fields %s owns on %s %s: %w", v1alpha1.FieldManager, ch.Kind, ch.Key.Name, err)
-	}
-	same, err := apply.Equal(ch.Desired, owned)
-	if err != nil {
-		return live, "", err
-	}
-	if same {
-		return live, apply.Unchanged, nil
-	}
-	takeover := createdByUs(live)
-	desired := ch.Desired.WithUID(live.GetUID())
-	if err := m.GetClient().Apply(ctx, desired, client.FieldOwner(v1alpha1.FieldManager), client.ForceOwnership); err != nil {
-		return live, "", fmt.Errorf("applying %s %s: %w", ch.Kind, ch.Key.Name, err)
-	}
-	if takeover {
-		// The first apply after our Create only moves the fields to the
-		// apply manager; nothing changed that is worth announcing.
-		return live, apply.Unchanged, nil
-	}
-	return live, apply.Updated, nil
+	res, err := ApplyOwned(ctx, m, ch.Kind, live, ch.Desired, ch.Extract)
+	return live, res, err
 }
 
-// getChild reads a child from the cache and, when the cache has no copy,
-// from the apiserver: the cache holds only fleethub's children, so a miss
-// says nothing about whether the name is free.
-func getChild[T client.Object](ctx context.Context, m Member, key client.ObjectKey, newObj func() T) (T, bool, error) {
+// ApplyOwned server-side applies desired onto live, a child the caller has
+// verified this CR controls, unless the fields fleethub owns already match.
+// The apply carries live's UID as precondition, so a child deleted and
+// replaced (by anyone) since it was read is never written. A child fleethub
+// made with Create first has the fields of that create moved to its apply
+// manager, so that a field later dropped from desired is removed from the
+// child instead of staying owned by the create.
+func ApplyOwned[T client.Object, AC ApplyConfig[AC]](ctx context.Context, m Member, kind string, live T, desired AC, extract func(T, string) (AC, error)) (apply.Result, error) {
+	return applyOwned(ctx, m, kind, live, desired, extract, true)
+}
+
+// ApplyOwnedKeepingCreateFields is ApplyOwned for a child whose created
+// fields must never become the apply manager's: a field the create set and
+// desired leaves out (a generated password) stays as it is.
+func ApplyOwnedKeepingCreateFields[T client.Object, AC ApplyConfig[AC]](ctx context.Context, m Member, kind string, live T, desired AC, extract func(T, string) (AC, error)) (apply.Result, error) {
+	return applyOwned(ctx, m, kind, live, desired, extract, false)
+}
+
+func applyOwned[T client.Object, AC ApplyConfig[AC]](ctx context.Context, m Member, kind string, live T, desired AC, extract func(T, string) (AC, error), upgrade bool) (apply.Result, error) {
+	name := live.GetName()
+	takeover := createdByUs(live)
+	if upgrade && hasUpdateEntry(live) {
+		patch, err := csaupgrade.UpgradeManagedFieldsPatch(live, sets.New(v1alpha1.FieldManager), v1alpha1.FieldManager)
+		if err != nil {
+			return "", fmt.Errorf("moving the created fields of %s %s to the apply manager: %w", kind, name, err)
+		}
+		if len(patch) > 0 {
+			if err := m.GetClient().Patch(ctx, live, client.RawPatch(types.JSONPatchType, patch)); err != nil {
+				return "", fmt.Errorf("moving the created fields of %s %s to the apply manager: %w", kind, name, err)
+			}
+		}
+	}
+	owned, err := extract(live, v1alpha1.FieldManager)
+	if err != nil {
+		return "", fmt.Errorf("extracting the fields %s owns on %s %s: %w", v1alpha1.FieldManager, kind, name, err)
+	}
+	same, err := apply.Equal(desired, owned)
+	if err != nil {
+		return "", err
+	}
+	if same {
+		return apply.Unchanged, nil
+	}
+	if err := m.GetClient().Apply(ctx, desired.WithUID(live.GetUID()), client.FieldOwner(v1alpha1.FieldManager), client.ForceOwnership); err != nil {
+		return "", fmt.Errorf("applying %s %s: %w", kind, name, err)
+	}
+	if takeover {
+		// The first apply after our Create only settles field ownership
+		// (the create also owned the defaults the apiserver filled in);
+		// nothing changed that is worth announcing.
+		return apply.Unchanged, nil
+	}
+	return apply.Updated, nil
+}
+
+// hasUpdateEntry reports whether fleethub's field manager owns fields of obj
+// through a non-apply operation (its Create).
+func hasUpdateEntry(obj client.Object) bool {
+	for _, mf := range obj.GetManagedFields() {
+		if mf.Manager == v1alpha1.FieldManager && mf.Operation == metav1.ManagedFieldsOperationUpdate && mf.Subresource == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// GetChild reads a child from the cache and, when the cache has no copy,
+// from the apiserver: the cache holds only what fleethub controls, so a miss
+// says nothing about whether the name is free. found is false only when the
+// apiserver says NotFound.
+func GetChild[T client.Object](ctx context.Context, m Member, key client.ObjectKey, newObj func() T) (T, bool, error) {
 	live := newObj()
 	err := m.GetClient().Get(ctx, key, live)
 	if err == nil {
@@ -195,16 +245,29 @@ func getChild[T client.Object](ctx context.Context, m Member, key client.ObjectK
 }
 
 func createChild[T client.Object, AC ApplyConfig[AC]](ctx context.Context, m Member, owner client.Object, ch Child[T, AC]) (T, error) {
+	return CreateFrom(ctx, m, owner, ch.Kind, ch.Desired, ch.New())
+}
+
+// CreateFrom creates exactly the object desired describes (no zero values
+// a typed object would add, which the create would then own) and decodes
+// the apiserver's answer into obj; see Create.
+func CreateFrom[T client.Object](ctx context.Context, m Member, owner client.Object, kind string, desired runtime.ApplyConfiguration, obj T) (T, error) {
 	var none T
-	obj := ch.New()
-	raw, err := json.Marshal(ch.Desired)
+	raw, err := json.Marshal(desired)
 	if err != nil {
-		return none, fmt.Errorf("encoding %s %s: %w", ch.Kind, ch.Key.Name, err)
+		return none, fmt.Errorf("encoding %s: %w", kind, err)
 	}
-	if err := json.Unmarshal(raw, obj); err != nil {
-		return none, fmt.Errorf("decoding %s %s: %w", ch.Kind, ch.Key.Name, err)
+	u := &unstructured.Unstructured{}
+	if err := json.Unmarshal(raw, &u.Object); err != nil {
+		return none, fmt.Errorf("decoding %s: %w", kind, err)
 	}
-	return obj, Create(ctx, m, owner, ch.Kind, obj)
+	if err := Create(ctx, m, owner, kind, u); err != nil {
+		return none, err
+	}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, obj); err != nil {
+		return none, fmt.Errorf("decoding the created %s: %w", kind, err)
+	}
+	return obj, nil
 }
 
 // Create creates obj for owner with a plain Create (which fails if the name
@@ -269,7 +332,7 @@ func createdByUs(obj client.Object) bool {
 // never deleted. It reports whether it sent a delete.
 func DeleteChild(ctx context.Context, m Member, kind string, obj client.Object, controls func(client.Object) bool) (bool, error) {
 	key := client.ObjectKeyFromObject(obj)
-	live, found, err := getChild(ctx, m, key, func() client.Object {
+	live, found, err := GetChild(ctx, m, key, func() client.Object {
 		return obj.DeepCopyObject().(client.Object)
 	})
 	if err != nil {

@@ -90,3 +90,24 @@ func StalledEvent(rec events.EventRecorder, obj runtime.Object, before, after []
 	}
 	rec.Eventf(obj, nil, corev1.EventTypeWarning, is.Reason, "Reconcile", "Stalled: %s", is.Message)
 }
+
+// Announce records the Events of one status write: StalledEvent if it
+// fires, else ReadyEvent — so a CR that turns Stalled (and with it
+// Ready=False) gets one Warning, not two.
+func Announce(rec events.EventRecorder, obj runtime.Object, before, after []metav1.Condition) {
+	c := &countingRecorder{EventRecorder: rec}
+	StalledEvent(c, obj, before, after)
+	if c.n == 0 {
+		ReadyEvent(rec, obj, before, after)
+	}
+}
+
+type countingRecorder struct {
+	events.EventRecorder
+	n int
+}
+
+func (c *countingRecorder) Eventf(regarding, related runtime.Object, eventtype, reason, action, note string, args ...interface{}) {
+	c.n++
+	c.EventRecorder.Eventf(regarding, related, eventtype, reason, action, note, args...)
+}

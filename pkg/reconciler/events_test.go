@@ -103,3 +103,21 @@ func TestStalledEvent(t *testing.T) {
 		})
 	}
 }
+
+func TestAnnounceOneWarning(t *testing.T) {
+	before := []metav1.Condition{{Type: v1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: "Available"}}
+	after := []metav1.Condition{
+		{Type: v1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: "ChildConflict", Message: "m"},
+		{Type: v1alpha1.ConditionStalled, Status: metav1.ConditionTrue, Reason: "ChildConflict", Message: "m"},
+	}
+	rec := events.NewFakeRecorder(10)
+	Announce(rec, &v1alpha1.WebApp{}, before, after)
+	if got := drain(rec); len(got) != 1 || !strings.HasPrefix(got[0], "Warning ChildConflict Stalled") {
+		t.Errorf("events = %q, want one Stalled Warning", got)
+	}
+	rec = events.NewFakeRecorder(10)
+	Announce(rec, &v1alpha1.WebApp{}, after, before)
+	if got := drain(rec); len(got) != 1 || !strings.HasPrefix(got[0], "Normal Available Ready=True") {
+		t.Errorf("events = %q, want one Ready=True", got)
+	}
+}

@@ -146,6 +146,32 @@ func ownerRef(db *v1alpha1.SimpleDB) *metav1ac.OwnerReferenceApplyConfiguration 
 	return children.ControllerRef(db, "SimpleDB")
 }
 
+// dataAnnotations record who owns the credentials Secret and the data claim.
+// Under Retain this is their only ownership record: an owner reference would
+// let the member's garbage collector delete them with the SimpleDB.
+func dataAnnotations(db *v1alpha1.SimpleDB) map[string]string {
+	return map[string]string{
+		v1alpha1.AnnotationOwnerUID:  string(db.UID),
+		v1alpha1.AnnotationOwnerKind: kindName,
+	}
+}
+
+// dataOwnerRefs are the owner references of the Secret and the claim: the
+// controller reference with deletionPolicy Delete, none with Retain.
+func dataOwnerRefs(db *v1alpha1.SimpleDB) []metav1.OwnerReference {
+	if DeletionPolicy(db) != v1alpha1.SimpleDBDelete {
+		return nil
+	}
+	return []metav1.OwnerReference{ownerReference(db)}
+}
+
+func dataOwnerRefsAC(db *v1alpha1.SimpleDB) []*metav1ac.OwnerReferenceApplyConfiguration {
+	if DeletionPolicy(db) != v1alpha1.SimpleDBDelete {
+		return nil
+	}
+	return []*metav1ac.OwnerReferenceApplyConfiguration{ownerRef(db)}
+}
+
 func ownerReference(db *v1alpha1.SimpleDB) metav1.OwnerReference {
 	t := true
 	return metav1.OwnerReference{
@@ -194,7 +220,8 @@ func NewCredentialsSecret(db *v1alpha1.SimpleDB, password string) *corev1.Secret
 			Name:            SecretName(db),
 			Namespace:       db.Namespace,
 			Labels:          childLabels(db),
-			OwnerReferences: []metav1.OwnerReference{ownerReference(db)},
+			Annotations:     dataAnnotations(db),
+			OwnerReferences: dataOwnerRefs(db),
 		},
 		Type: SecretType,
 		Data: data,
@@ -202,13 +229,15 @@ func NewCredentialsSecret(db *v1alpha1.SimpleDB, password string) *corev1.Secret
 }
 
 // CredentialsSecret is what fleethub keeps applied on an existing credentials
-// Secret: labels, owner reference, and the keys derived from the spec and the
-// Secret's current password. The password itself is never part of it, so a
-// password rotated by hand stays and the URI follows it.
+// Secret: labels, ownership (annotations; the owner reference only with
+// deletionPolicy Delete), and the keys derived from the spec and the Secret's
+// current password. The password itself is never part of it, so a password
+// rotated by hand stays and the URI follows it.
 func CredentialsSecret(db *v1alpha1.SimpleDB, currentPassword string) *corev1ac.SecretApplyConfiguration {
 	return corev1ac.Secret(SecretName(db), db.Namespace).
 		WithLabels(childLabels(db)).
-		WithOwnerReferences(ownerRef(db)).
+		WithAnnotations(dataAnnotations(db)).
+		WithOwnerReferences(dataOwnerRefsAC(db)...).
 		WithData(bindingData(db, currentPassword))
 }
 
@@ -223,9 +252,12 @@ func PersistentVolumeClaim(db *v1alpha1.SimpleDB, size resource.Quantity) *corev
 	if db.Spec.StorageClassName != nil {
 		spec.WithStorageClassName(*db.Spec.StorageClassName)
 	}
+	annotations := dataAnnotations(db)
+	annotations[v1alpha1.AnnotationPostgresMajor] = postgresVersion(db)
 	return corev1ac.PersistentVolumeClaim(ClaimName(db), db.Namespace).
 		WithLabels(childLabels(db)).
-		WithOwnerReferences(ownerRef(db)).
+		WithAnnotations(annotations).
+		WithOwnerReferences(dataOwnerRefsAC(db)...).
 		WithSpec(spec)
 }
 

@@ -274,7 +274,7 @@ func TestCredentials(t *testing.T) {
 					t.Errorf("new Secret %s = %q, want %q", k, got, v)
 				}
 			}
-			if len(s.Data) != len(want) || s.Labels[v1alpha1.LabelManagedBy] != "fleethub" || !metav1.IsControlledBy(s, tc.db) {
+			if len(s.Data) != len(want) || s.Labels[v1alpha1.LabelManagedBy] != "fleethub" || !ownsData(tc.db)(s) || len(s.OwnerReferences) != 0 {
 				t.Errorf("new Secret = %+v", s)
 			}
 
@@ -283,7 +283,7 @@ func TestCredentials(t *testing.T) {
 			if _, ok := applied.Data["password"]; ok || strings.Contains(js, `"password"`) {
 				t.Errorf("the apply configuration owns the password: %s", js)
 			}
-			if string(applied.Data["uri"]) != tc.uri || applied.Type != "" || len(applied.OwnerReferences) != 1 {
+			if string(applied.Data["uri"]) != tc.uri || applied.Type != "" || len(applied.OwnerReferences) != 0 || applied.Annotations[v1alpha1.AnnotationOwnerUID] != "uid-1" {
 				t.Errorf("applied Secret = %+v", applied)
 			}
 		})

@@ -248,10 +248,19 @@ func TestChildrenCreatedInOrderWithOwnerRefs(t *testing.T) {
 	pvc := get(t, "alpha", ns, "orders-data", &corev1.PersistentVolumeClaim{})
 	dep := get(t, "alpha", ns, "orders", &appsv1.Deployment{})
 	svc := get(t, "alpha", ns, "orders", &corev1.Service{})
-	for _, obj := range []client.Object{secret, pvc, dep, svc} {
+	for _, obj := range []client.Object{dep, svc} {
 		if !metav1.IsControlledBy(obj, db) {
 			t.Errorf("%T %s is not controlled by the SimpleDB: %v", obj, obj.GetName(), obj.GetOwnerReferences())
 		}
+	}
+	// The data (deletionPolicy Retain) carries no owner reference the
+	// garbage collector could act on; its owner is in the annotations.
+	for _, obj := range []client.Object{secret, pvc} {
+		if len(obj.GetOwnerReferences()) != 0 || obj.GetAnnotations()[v1alpha1.AnnotationOwnerUID] != string(db.UID) {
+			t.Errorf("%T %s: owner references %v, annotations %v", obj, obj.GetName(), obj.GetOwnerReferences(), obj.GetAnnotations())
+		}
+	}
+	for _, obj := range []client.Object{secret, pvc, dep, svc} {
 		if obj.GetLabels()[v1alpha1.LabelManagedBy] != v1alpha1.ManagedByValue {
 			t.Errorf("%T %s lacks the managed-by label: %v", obj, obj.GetName(), obj.GetLabels())
 		}
@@ -496,8 +505,11 @@ func TestDeploymentWaitsForSecretAndClaim(t *testing.T) {
 	fleettest.Must(t, c.Create(ctx, foreign))
 	fleettest.Must(t, c.Create(ctx, simpleDB(ns, "taken")))
 	db = waitCondition(t, "alpha", ns, "taken", v1alpha1.ConditionCredentialsReady, metav1.ConditionFalse, v1alpha1.ReasonSecretConflict)
-	if r := condition(db, v1alpha1.ConditionReady); r.Reason != v1alpha1.ReasonSecretConflict {
+	if r := condition(db, v1alpha1.ConditionReady); r.Reason != v1alpha1.ReasonChildConflict || !strings.Contains(r.Message, "Secret taken-credentials") {
 		t.Errorf("Ready = %+v", r)
+	}
+	if s := condition(db, v1alpha1.ConditionStalled); s.Status != metav1.ConditionTrue || s.Reason != v1alpha1.ReasonChildConflict {
+		t.Errorf("Stalled = %+v", s)
 	}
 	time.Sleep(time.Second)
 	if err := absent(ctx, "alpha", ns, "taken", &appsv1.Deployment{}); err != nil {
@@ -543,9 +555,12 @@ func TestRejectedDeploymentIsReportedWithoutHotLoop(t *testing.T) {
 		return fmt.Errorf("no %s Warning Event", v1alpha1.ReasonApplyFailed)
 	})
 
-	// Terminal: no retry loop. Only the periodic resync tries again (the
-	// refusal may come from admission policies that can change), and the
+	// Terminal (Stalled, reconcile.TerminalError): no retry loop and no
+	// resync retry; only a change of the SimpleDB brings it back, and the
 	// unchanged status is not rewritten.
+	if s := condition(db, v1alpha1.ConditionStalled); s.Status != metav1.ConditionTrue {
+		t.Errorf("a refused spec is not Stalled: %+v", s)
+	}
 	time.Sleep(time.Second)
 	before := fleet.Requests.Snapshot()
 	resync := fleettest.TestConfig().ResyncInterval
@@ -585,7 +600,7 @@ func TestClaimOfAnotherOwnerIsLeftAlone(t *testing.T) {
 
 	fleettest.Must(t, c.Create(ctx, simpleDB(ns, "shared")))
 	db := waitCondition(t, "alpha", ns, "shared", v1alpha1.ConditionStorageReady, metav1.ConditionFalse, v1alpha1.ReasonClaimConflict)
-	if r := condition(db, v1alpha1.ConditionReady); r.Reason != v1alpha1.ReasonClaimConflict || !strings.Contains(r.Message, "controlled by WebApp shared") {
+	if r := condition(db, v1alpha1.ConditionReady); r.Reason != v1alpha1.ReasonChildConflict || !strings.Contains(r.Message, "held by WebApp shared") {
 		t.Errorf("Ready = %+v", r)
 	}
 	time.Sleep(time.Second)
@@ -807,8 +822,8 @@ func TestRetainKeepsDataAndPasswordForTheNextSimpleDB(t *testing.T) {
 				name = "keep-credentials"
 			}
 			get(t, "alpha", ns, name, obj)
-			if !metav1.IsControlledBy(obj, db) {
-				return fmt.Errorf("%s not adopted: %v", name, obj.GetOwnerReferences())
+			if obj.GetAnnotations()[v1alpha1.AnnotationOwnerUID] != string(db.UID) || len(obj.GetOwnerReferences()) != 0 {
+				return fmt.Errorf("%s not adopted: annotations %v, owner references %v", name, obj.GetAnnotations(), obj.GetOwnerReferences())
 			}
 		}
 		return nil

@@ -1,21 +1,20 @@
 // Package simpledb reconciles SimpleDBs in every engaged member cluster into a
 // single-node PostgreSQL: a credentials Secret, a data PersistentVolumeClaim, a
 // Deployment and a Service, created in that order.
+//
+// Files by concern: reconciler.go (the flow), secret.go (credentials),
+// claim.go (data claim), ownership.go (who owns the data, adoption),
+// finalize.go (deletion and Retain), status.go (conditions), desired.go
+// (pure builders).
 package simpledb
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"regexp"
-	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	storagev1 "k8s.io/api/storage/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
@@ -25,7 +24,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/cluster"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	mcbuilder "sigs.k8s.io/multicluster-runtime/pkg/builder"
 	mcmanager "sigs.k8s.io/multicluster-runtime/pkg/manager"
 	mcreconcile "sigs.k8s.io/multicluster-runtime/pkg/reconcile"
@@ -36,6 +34,7 @@ import (
 	"github.com/fleethub/fleethub/pkg/logging"
 	"github.com/fleethub/fleethub/pkg/metrics"
 	"github.com/fleethub/fleethub/pkg/observe"
+	"github.com/fleethub/fleethub/pkg/reconciler"
 	"github.com/fleethub/fleethub/pkg/tracing"
 )
 
@@ -78,6 +77,9 @@ func (r *Reconciler) SetupWithManager(mgr mcmanager.Manager, opts controller.Typ
 	if err := mgr.Add(metricsRunnable{inv: r.inv}); err != nil {
 		return err
 	}
+	// Secret and claim are watched while they carry the controller
+	// reference (deletionPolicy Delete); retained ones carry none and are
+	// read live, so their drift is seen at the resync.
 	return mcbuilder.ControllerManagedBy(mgr).
 		Named("simpledb").
 		For(&v1alpha1.SimpleDB{}, engage).
@@ -94,7 +96,6 @@ func (r *Reconciler) SetupWithManager(mgr mcmanager.Manager, opts controller.Typ
 func (r *Reconciler) Reconcile(ctx context.Context, req mcreconcile.Request) (res ctrl.Result, err error) {
 	ctx, done := observe.Reconcile(ctx, kindName, req)
 	defer func() { done(res, err) }()
-	log := ctrl.LoggerFrom(ctx)
 	cl, err := r.Manager.GetCluster(ctx, req.ClusterName)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -121,7 +122,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req mcreconcile.Request) (re
 
 	if !db.DeletionTimestamp.IsZero() {
 		fctx, span := observe.Phase(ctx, "finalize")
-		err := r.finalize(fctx, c, rec, db)
+		err := r.finalize(fctx, cl, rec, db)
 		tracing.End(span, err)
 		if err != nil {
 			return ctrl.Result{}, err
@@ -135,495 +136,113 @@ func (r *Reconciler) Reconcile(ctx context.Context, req mcreconcile.Request) (re
 	}
 
 	cctx, span := observe.Phase(ctx, "children")
-	obs := r.ensureChildren(cctx, cl, rec, db)
+	evs := reconciler.NewChildEvents(rec, db)
+	obs := r.ensureChildren(cctx, cl, evs, db)
+	evs.Flush()
 	tracing.End(span, obs.ApplyErr)
-
-	status := computeStatus(db, obs, metav1.Now())
-	r.inv.observe(member, req.NamespacedName, status.Ready)
-	metrics.Observe(member, kindName, req.String(), status.Ready)
-	if !equality.Semantic.DeepEqual(db.Status, status) {
-		old := db.Status.Conditions
-		orig := db.DeepCopy()
-		db.Status = status
-		// The optimistic lock makes a reconcile that read a stale SimpleDB
-		// fail here instead of reporting (and announcing) a transition twice.
-		sctx, span := observe.Phase(ctx, "status")
-		err := c.Status().Patch(sctx, db, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{}))
-		tracing.End(span, err)
-		if err != nil {
-			if apierrors.IsConflict(err) && obs.ApplyErr == nil {
-				// The newer version's watch event brings us back.
-				return ctrl.Result{RequeueAfter: r.ResyncInterval}, nil
-			}
-			return ctrl.Result{}, errors.Join(obs.ApplyErr, fmt.Errorf("writing status: %w", err))
-		}
-		emitTransitions(rec, db, old, status.Conditions)
+	if errors.Is(obs.ApplyErr, reconciler.ErrOwnerDeleting) {
+		// Deleted since the cache saw it: the deletion event brings us back,
+		// and nothing is created for it meanwhile.
+		return ctrl.Result{}, nil
 	}
 
-	if err := obs.ApplyErr; err != nil {
-		if terminal(err) {
-			// The apiserver refused what the spec asks for; retrying will not
-			// help until the spec changes, which triggers a reconcile anyway.
-			log.Error(err, "Children rejected by the member apiserver; waiting for a spec change")
-			return ctrl.Result{RequeueAfter: r.ResyncInterval}, nil
-		}
-		return ctrl.Result{}, err
+	orig := db.DeepCopy()
+	db.Status = computeStatus(db, obs, metav1.Now())
+	r.inv.observe(member, req.NamespacedName, db.Status.Ready)
+	metrics.Observe(member, kindName, req.String(), db.Status.Ready)
+	sctx, span := observe.Phase(ctx, "status")
+	wrote, statusErr := reconciler.PatchStatus(sctx, c, orig, db)
+	tracing.End(span, statusErr)
+	if wrote {
+		reconciler.Announce(rec, db, orig.Status.Conditions, db.Status.Conditions)
+		emitChildTransitions(rec, db, orig.Status.Conditions, db.Status.Conditions)
 	}
-	return ctrl.Result{RequeueAfter: r.ResyncInterval}, nil
+
+	applyErr := obs.ApplyErr
+	if applyErr != nil && reconciler.Rejected(applyErr) {
+		// The apiserver refused what the spec asks for; only a spec change
+		// (which triggers a reconcile anyway) can help.
+		applyErr = reconciler.Terminal(applyErr)
+	}
+	// Conflicts and refused adoptions are no errors: the status says them,
+	// and the resync (reads only) notices when they are resolved.
+	return reconciler.Result(r.ResyncInterval, errors.Join(statusErr, applyErr))
 }
 
 // ensureChildren writes the children in dependency order and stops at the
 // first one that is not usable: the Deployment never exists before the Secret
-// and the claim it needs.
-func (r *Reconciler) ensureChildren(ctx context.Context, cl cluster.Cluster, rec events.EventRecorder, db *v1alpha1.SimpleDB) observed {
+// and the claim it needs, nor when a name is held by someone else.
+func (r *Reconciler) ensureChildren(ctx context.Context, cl cluster.Cluster, evs *reconciler.ChildEvents, db *v1alpha1.SimpleDB) observed {
 	var obs observed
-	c := cl.GetClient()
-	// One Event per outcome and reconcile: Events with the same reason and
-	// action about the same object version would be merged into a series,
-	// which costs an extra write (and retries) at the apiserver.
-	var created, updated []string
-	report := func(kind, name string, res apply.Result) {
-		switch res {
-		case apply.Created:
-			created = append(created, kind+" "+name)
-		case apply.Updated:
-			updated = append(updated, kind+" "+name)
+	stop := func(err error) bool {
+		if c, ok := reconciler.AsConflict(err); ok {
+			obs.Conflict = c
+			return true
 		}
-		if res != apply.Unchanged {
-			ctrl.LoggerFrom(ctx).Info("Applied child", "child", kind+"/"+name, "result", res)
-		}
+		obs.ApplyErr = err
+		return err != nil
 	}
-	defer func() {
-		if len(created) > 0 {
-			rec.Eventf(db, nil, corev1.EventTypeNormal, "Created", "Apply", "Created %s", strings.Join(created, ", "))
-		}
-		if len(updated) > 0 {
-			rec.Eventf(db, nil, corev1.EventTypeNormal, "Updated", "Apply", "Updated %s to match the spec", strings.Join(updated, ", "))
-		}
-	}()
 
 	// 1. Credentials.
 	secret, credProblem, res, err := r.ensureSecret(ctx, cl, db)
 	obs.Secret, obs.Credentials = secret, credProblem
-	if err != nil || credProblem != nil {
-		obs.ApplyErr = err
+	if stop(err) || credProblem != nil {
 		return obs
 	}
-	report("Secret", secret.Name, res)
+	evs.Report(ctx, "Secret", secret.Name, res)
 
 	// 2. Data claim.
 	claim, storageProblem, res, err := r.ensureClaim(ctx, cl, db)
 	obs.Claim, obs.Storage = claim, storageProblem
-	if err != nil {
-		obs.ApplyErr = err
+	if stop(err) {
 		return obs
 	}
-	if storageProblem != nil && storageProblem.Reason == v1alpha1.ReasonClaimConflict {
+	if storageProblem != nil && storageProblem.Reason == v1alpha1.ReasonAdoptionRefused {
 		return obs
 	}
-	report("PersistentVolumeClaim", ClaimName(db), res)
+	evs.Report(ctx, "PersistentVolumeClaim", ClaimName(db), res)
 	if claim != nil && claim.Status.Phase != corev1.ClaimBound && storageProblem == nil {
 		obs.ClaimEvent = claimEvent(ctx, cl.GetAPIReader(), claim)
 	}
 
 	// 3. Deployment, rolled when the credentials change.
 	key := client.ObjectKey{Namespace: db.Namespace, Name: ServiceName(db)}
-	dep := &appsv1.Deployment{}
 	desired := Deployment(db, DeploymentOptions{
 		ImageRepository:     r.ImageRepository,
 		CredentialsChecksum: CredentialsChecksum(Username, string(secret.Data[KeyPassword])),
 	})
-	res, exists, err := apply.Ensure(ctx, c, key, dep, desired, appsv1ac.ExtractDeployment)
-	if err != nil {
-		obs.ApplyErr = err
+	dep, res, err := reconciler.EnsureChild(ctx, cl, db, reconciler.Child[*appsv1.Deployment, *appsv1ac.DeploymentApplyConfiguration]{
+		Kind: "Deployment", Key: key, Desired: desired,
+		Extract: appsv1ac.ExtractDeployment, New: func() *appsv1.Deployment { return &appsv1.Deployment{} },
+	})
+	if stop(err) {
 		return obs
 	}
-	if exists {
+	if res != apply.Created {
 		obs.Deployment = dep
 	}
-	report("Deployment", key.Name, res)
+	evs.Report(ctx, "Deployment", key.Name, res)
 
 	// 4. Service.
-	svc := &corev1.Service{}
-	res, exists, err = apply.Ensure(ctx, c, key, svc, Service(db), corev1ac.ExtractService)
-	if err != nil {
-		obs.ApplyErr = err
+	_, res, err = reconciler.EnsureChild(ctx, cl, db, reconciler.Child[*corev1.Service, *corev1ac.ServiceApplyConfiguration]{
+		Kind: "Service", Key: key, Desired: Service(db),
+		Extract: corev1ac.ExtractService, New: func() *corev1.Service { return &corev1.Service{} },
+	})
+	if stop(err) {
 		return obs
 	}
-	obs.ServiceExists = exists || res == apply.Created
-	report("Service", key.Name, res)
+	obs.ServiceExists = true
+	evs.Report(ctx, "Service", key.Name, res)
 	return obs
 }
 
-// ensureSecret makes sure the credentials Secret exists without ever
-// replacing its password. Absent, it is created with a new password by a plain
-// Create, which cannot overwrite anything. Present, only labels, the owner
-// reference and the keys derived from spec and password are applied, with the
-// Secret's UID as precondition, so an apply can never re-create a Secret
-// deleted in the meantime without its password.
-func (r *Reconciler) ensureSecret(ctx context.Context, cl cluster.Cluster, db *v1alpha1.SimpleDB) (*corev1.Secret, *problem, apply.Result, error) {
-	c := cl.GetClient()
-	key := client.ObjectKey{Namespace: db.Namespace, Name: SecretName(db)}
-	live := &corev1.Secret{}
-	err := c.Get(ctx, key, live)
-	switch {
-	case apierrors.IsNotFound(err):
-		created, err := r.createSecret(ctx, c, db)
-		if err == nil {
-			return created, nil, apply.Created, nil
-		}
-		if !apierrors.IsAlreadyExists(err) {
-			return nil, nil, "", err
-		}
-		// It exists but our cache has not seen it (yet, or because it is not
-		// labelled as ours): look at the apiserver, and never replace it.
-		live = &corev1.Secret{}
-		if err := cl.GetAPIReader().Get(ctx, key, live); err != nil {
-			return nil, nil, "", fmt.Errorf("reading Secret %s: %w", key.Name, err)
-		}
-		if live.Labels[v1alpha1.LabelManagedBy] != v1alpha1.ManagedByValue {
-			return nil, &problem{v1alpha1.ReasonSecretConflict, fmt.Sprintf(
-				"Secret %s already exists and is not managed by fleethub, which never overwrites it: delete or rename it, or choose another SimpleDB name", key.Name)}, "", nil
-		}
-	case err != nil:
-		return nil, nil, "", fmt.Errorf("reading Secret %s: %w", key.Name, err)
+// emitChildTransitions records an Event when a child turns unusable for a
+// reason other than "not created yet", and when applying starts failing.
+// A Stalled SimpleDB got its one Warning from reconciler.Announce already.
+func emitChildTransitions(rec events.EventRecorder, db *v1alpha1.SimpleDB, old, now []metav1.Condition) {
+	if reconciler.ProgressOf(now) == reconciler.Stalled {
+		return
 	}
-
-	if owner := metav1.GetControllerOf(live); owner != nil && owner.UID != db.UID {
-		return nil, &problem{v1alpha1.ReasonSecretConflict, fmt.Sprintf(
-			"Secret %s is controlled by %s %s, not by this SimpleDB", key.Name, owner.Kind, owner.Name)}, "", nil
-	}
-	password := live.Data[KeyPassword]
-	if len(password) == 0 {
-		return nil, &problem{v1alpha1.ReasonInvalidCredentials, fmt.Sprintf(
-			"Secret %s has no %q key; delete the Secret and fleethub creates a new one with a generated password", key.Name, KeyPassword)}, "", nil
-	}
-
-	desired := CredentialsSecret(db, string(password))
-	owned, err := corev1ac.ExtractSecret(live, v1alpha1.FieldManager)
-	if err != nil {
-		return nil, nil, "", fmt.Errorf("extracting the fields %s owns on Secret %s: %w", v1alpha1.FieldManager, key.Name, err)
-	}
-	same, err := apply.Equal(desired, owned)
-	if err != nil {
-		return nil, nil, "", err
-	}
-	if same {
-		return live, nil, apply.Unchanged, nil
-	}
-	// The UID makes the apply fail instead of creating a password-less
-	// Secret if this one was deleted since our cache saw it.
-	desired.WithUID(live.UID)
-	if err := c.Apply(ctx, desired, client.FieldOwner(v1alpha1.FieldManager), client.ForceOwnership); err != nil {
-		return nil, nil, "", fmt.Errorf("applying Secret %s: %w", key.Name, err)
-	}
-	if secretMatches(live, db, string(password)) {
-		// Right after the create: the values were there, only the field
-		// ownership moved to the apply manager. Nothing to announce.
-		ctrl.LoggerFrom(ctx).V(1).Info("Took over the fields of the credentials Secret", "secret", key.Name)
-		return live, nil, apply.Unchanged, nil
-	}
-	return live, nil, apply.Updated, nil
-}
-
-// secretMatches reports whether the Secret already holds every value
-// CredentialsSecret applies.
-func secretMatches(live *corev1.Secret, db *v1alpha1.SimpleDB, password string) bool {
-	for k, v := range childLabels(db) {
-		if live.Labels[k] != v {
-			return false
-		}
-	}
-	if !metav1.IsControlledBy(live, db) {
-		return false
-	}
-	for k, v := range bindingData(db, password) {
-		if !bytes.Equal(live.Data[k], v) {
-			return false
-		}
-	}
-	return true
-}
-
-func (r *Reconciler) createSecret(ctx context.Context, c client.Client, db *v1alpha1.SimpleDB) (*corev1.Secret, error) {
-	gen := r.NewPassword
-	if gen == nil {
-		gen = GeneratePassword
-	}
-	password, err := gen()
-	if err != nil {
-		return nil, fmt.Errorf("generating a password: %w", err)
-	}
-	s := NewCredentialsSecret(db, password)
-	if err := c.Create(ctx, s, client.FieldOwner(v1alpha1.FieldManager)); err != nil {
-		if apierrors.IsAlreadyExists(err) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("creating Secret %s: %w", s.Name, err)
-	}
-	return s, nil
-}
-
-// ensureClaim applies the data claim. The request only grows, and only when
-// the claim can: bound, and its StorageClass allows expansion. Otherwise the
-// current request is kept and the returned problem says why.
-func (r *Reconciler) ensureClaim(ctx context.Context, cl cluster.Cluster, db *v1alpha1.SimpleDB) (*corev1.PersistentVolumeClaim, *problem, apply.Result, error) {
-	c := cl.GetClient()
-	key := client.ObjectKey{Namespace: db.Namespace, Name: ClaimName(db)}
-	live := &corev1.PersistentVolumeClaim{}
-	exists := true
-	if err := c.Get(ctx, key, live); err != nil {
-		if !apierrors.IsNotFound(err) {
-			return nil, nil, "", fmt.Errorf("reading PersistentVolumeClaim %s: %w", key.Name, err)
-		}
-		exists = false
-	}
-
-	size := StorageSize(db)
-	var prob *problem
-	if exists {
-		if owner := metav1.GetControllerOf(live); owner != nil && owner.UID != db.UID {
-			return live, &problem{v1alpha1.ReasonClaimConflict, fmt.Sprintf(
-				"PersistentVolumeClaim %s is controlled by %s %s, not by this SimpleDB", key.Name, owner.Kind, owner.Name)}, "", nil
-		}
-		current := live.Spec.Resources.Requests[corev1.ResourceStorage]
-		switch size.Cmp(current) {
-		case -1:
-			// An adopted claim larger than the spec: claims never shrink.
-			size = current
-		case 1:
-			if live.Status.Phase != corev1.ClaimBound {
-				// Only bound claims can grow; the bind event brings us back.
-				size = current
-				break
-			}
-			ok, why, err := canExpand(ctx, cl.GetAPIReader(), live)
-			if err != nil {
-				return live, nil, "", err
-			}
-			if !ok {
-				prob = &problem{v1alpha1.ReasonExpansionNotSupported, fmt.Sprintf(
-					"PersistentVolumeClaim %s cannot grow from %s to %s: %s", key.Name, current.String(), size.String(), why)}
-				size = current
-			}
-		}
-	}
-
-	desired := PersistentVolumeClaim(db, size)
-	var owned *corev1ac.PersistentVolumeClaimApplyConfiguration
-	if exists {
-		o, err := corev1ac.ExtractPersistentVolumeClaim(live, v1alpha1.FieldManager)
-		if err != nil {
-			return nil, nil, "", fmt.Errorf("extracting the fields %s owns on PersistentVolumeClaim %s: %w", v1alpha1.FieldManager, key.Name, err)
-		}
-		owned = o
-	}
-	res, err := apply.Apply(ctx, c, desired, owned, exists)
-	if err != nil {
-		return nil, prob, "", fmt.Errorf("applying PersistentVolumeClaim %s: %w", key.Name, err)
-	}
-	if !exists {
-		return nil, prob, res, nil
-	}
-	return live, prob, res, nil
-}
-
-// canExpand reports whether the claim's StorageClass allows volume expansion.
-// StorageClasses are read from the apiserver, not cached: they are only
-// needed when a claim should grow, and a cache would watch every class.
-func canExpand(ctx context.Context, reader client.Reader, pvc *corev1.PersistentVolumeClaim) (bool, string, error) {
-	name := ""
-	if pvc.Spec.StorageClassName != nil {
-		name = *pvc.Spec.StorageClassName
-	}
-	if name == "" {
-		return false, "the claim has no StorageClass, and only dynamically provisioned volumes can be expanded", nil
-	}
-	sc := &storagev1.StorageClass{}
-	if err := reader.Get(ctx, client.ObjectKey{Name: name}, sc); err != nil {
-		if apierrors.IsNotFound(err) {
-			return false, fmt.Sprintf("StorageClass %s does not exist", name), nil
-		}
-		return false, "", fmt.Errorf("reading StorageClass %s: %w", name, err)
-	}
-	if sc.AllowVolumeExpansion == nil || !*sc.AllowVolumeExpansion {
-		return false, fmt.Sprintf("StorageClass %s does not allow volume expansion (allowVolumeExpansion is not true)", name), nil
-	}
-	return true, "", nil
-}
-
-// conditionReason is the syntax metav1.Condition requires of a reason.
-var conditionReason = regexp.MustCompile(`^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$`)
-
-// claimEvent finds the newest Event about a claim that is not bound (the
-// provisioner's "ProvisioningFailed", "WaitForFirstConsumer", ...), read from
-// the apiserver by the claim's UID so the hub caches no unlabelled Events. It
-// is only called while a claim is unbound. Failing to read Events only costs
-// the detail, so errors are dropped.
-func claimEvent(ctx context.Context, reader client.Reader, pvc *corev1.PersistentVolumeClaim) *problem {
-	list := &corev1.EventList{}
-	if err := reader.List(ctx, list, client.InNamespace(pvc.Namespace),
-		client.MatchingFields{"involvedObject.uid": string(pvc.UID)}); err != nil {
-		ctrl.LoggerFrom(ctx).V(1).Info("Cannot read the claim's Events", "claim", pvc.Name, "error", err.Error())
-		return nil
-	}
-	return newestEvent(list.Items)
-}
-
-// newestEvent picks the most recent Warning, else the most recent Event.
-func newestEvent(items []corev1.Event) *problem {
-	var best *corev1.Event
-	for i := range items {
-		e := &items[i]
-		if best == nil ||
-			(e.Type == corev1.EventTypeWarning) != (best.Type == corev1.EventTypeWarning) && e.Type == corev1.EventTypeWarning ||
-			(e.Type == corev1.EventTypeWarning) == (best.Type == corev1.EventTypeWarning) && eventTime(e).After(eventTime(best)) {
-			best = e
-		}
-	}
-	if best == nil {
-		return nil
-	}
-	reason := best.Reason
-	if len(reason) > 128 || !conditionReason.MatchString(reason) {
-		reason = v1alpha1.ReasonClaimPending
-	}
-	msg := strings.TrimSpace(best.Message)
-	if len(msg) > 1024 {
-		msg = msg[:1024] + "…"
-	}
-	return &problem{Reason: reason, Message: msg}
-}
-
-func eventTime(e *corev1.Event) time.Time {
-	switch {
-	case e.Series != nil && !e.Series.LastObservedTime.IsZero():
-		return e.Series.LastObservedTime.Time
-	case !e.LastTimestamp.IsZero():
-		return e.LastTimestamp.Time
-	case !e.EventTime.IsZero():
-		return e.EventTime.Time
-	case !e.FirstTimestamp.IsZero():
-		return e.FirstTimestamp.Time
-	}
-	return e.CreationTimestamp.Time
-}
-
-// finalize runs when a SimpleDB is deleted. The Deployment and Service always
-// go. With deletionPolicy Retain the claim and the Secret stay, without our
-// owner reference so the member's garbage collector leaves them alone, and an
-// Event says so; with Delete they are deleted too. Then the CR is released.
-func (r *Reconciler) finalize(ctx context.Context, c client.Client, rec events.EventRecorder, db *v1alpha1.SimpleDB) error {
-	if !controllerutil.ContainsFinalizer(db, v1alpha1.Finalizer) {
-		return nil
-	}
-	ns := db.Namespace
-	for _, child := range []struct {
-		obj  client.Object
-		name string
-	}{
-		{&appsv1.Deployment{}, ServiceName(db)},
-		{&corev1.Service{}, ServiceName(db)},
-	} {
-		if err := deleteIfControlled(ctx, c, db, child.obj, client.ObjectKey{Namespace: ns, Name: child.name}); err != nil {
-			return err
-		}
-	}
-
-	policy := DeletionPolicy(db)
-	var kept []string
-	for _, child := range []struct {
-		obj  client.Object
-		kind string
-		name string
-	}{
-		{&corev1.PersistentVolumeClaim{}, "PersistentVolumeClaim", ClaimName(db)},
-		{&corev1.Secret{}, "Secret", SecretName(db)},
-	} {
-		key := client.ObjectKey{Namespace: ns, Name: child.name}
-		if policy == v1alpha1.SimpleDBDelete {
-			if err := deleteIfControlled(ctx, c, db, child.obj, key); err != nil {
-				return err
-			}
-			continue
-		}
-		released, err := releaseOwnership(ctx, c, db, child.obj, key)
-		if err != nil {
-			return err
-		}
-		if released {
-			kept = append(kept, child.kind+" "+child.name)
-		}
-	}
-
-	if err := finalizer.Remove(ctx, c, db); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil // an earlier reconcile finished (and reported) it
-		}
-		return err
-	}
-	if len(kept) > 0 {
-		rec.Eventf(db, nil, corev1.EventTypeNormal, v1alpha1.ReasonDataRetained, "Retain",
-			"deletionPolicy is Retain: kept %s (owner references removed). A new SimpleDB named %s adopts them with the same data and password; delete them by hand to free the storage",
-			strings.Join(kept, " and "), db.Name)
-	}
-	ctrl.LoggerFrom(ctx).Info("SimpleDB deleted", "deletionPolicy", policy, "kept", kept)
-	return nil
-}
-
-func deleteIfControlled(ctx context.Context, c client.Client, db *v1alpha1.SimpleDB, obj client.Object, key client.ObjectKey) error {
-	if err := c.Get(ctx, key, obj); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		return fmt.Errorf("reading child %s: %w", key, err)
-	}
-	if !metav1.IsControlledBy(obj, db) || !obj.GetDeletionTimestamp().IsZero() {
-		return nil
-	}
-	uid := obj.GetUID()
-	err := c.Delete(ctx, obj, client.PropagationPolicy(metav1.DeletePropagationBackground), client.Preconditions{UID: &uid})
-	if client.IgnoreNotFound(err) != nil {
-		return fmt.Errorf("deleting child %s: %w", key, err)
-	}
-	return nil
-}
-
-// releaseOwnership removes this SimpleDB's owner references from a child,
-// guarded by its resourceVersion. It reports whether the child exists and was
-// ours, i.e. is now kept.
-func releaseOwnership(ctx context.Context, c client.Client, db *v1alpha1.SimpleDB, obj client.Object, key client.ObjectKey) (bool, error) {
-	if err := c.Get(ctx, key, obj); err != nil {
-		if apierrors.IsNotFound(err) {
-			return false, nil
-		}
-		return false, fmt.Errorf("reading child %s: %w", key, err)
-	}
-	refs := obj.GetOwnerReferences()
-	kept := make([]metav1.OwnerReference, 0, len(refs))
-	for _, ref := range refs {
-		if ref.UID != db.UID {
-			kept = append(kept, ref)
-		}
-	}
-	if len(kept) == len(refs) {
-		// Not ours (any more): already released by an earlier attempt, or
-		// never adopted. Either way it stays.
-		l := obj.GetLabels()
-		return l[v1alpha1.LabelName] == componentName && l[v1alpha1.LabelInstance] == db.Name, nil
-	}
-	orig := obj.DeepCopyObject().(client.Object)
-	obj.SetOwnerReferences(kept)
-	if err := c.Patch(ctx, obj, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
-		return false, fmt.Errorf("removing the owner reference from %s: %w", key, err)
-	}
-	return true, nil
-}
-
-// emitTransitions records an Event when a condition worth a human's
-// attention changes: Ready in either direction (after the first report), and
-// a child turning unusable for a reason other than "not created yet".
-func emitTransitions(rec events.EventRecorder, db *v1alpha1.SimpleDB, old, now []metav1.Condition) {
 	find := func(conds []metav1.Condition, t string) metav1.Condition {
 		for _, c := range conds {
 			if c.Type == t {
@@ -631,14 +250,6 @@ func emitTransitions(rec events.EventRecorder, db *v1alpha1.SimpleDB, old, now [
 			}
 		}
 		return metav1.Condition{}
-	}
-	was, is := find(old, v1alpha1.ConditionReady), find(now, v1alpha1.ConditionReady)
-	if is.Status != was.Status && (was.Status != "" || is.Status == metav1.ConditionTrue) {
-		typ := corev1.EventTypeNormal
-		if is.Status != metav1.ConditionTrue {
-			typ = corev1.EventTypeWarning
-		}
-		rec.Eventf(db, nil, typ, is.Reason, "Ready", "Ready=%s: %s", is.Status, is.Message)
 	}
 	waiting := map[string]bool{
 		v1alpha1.ReasonClaimMissing: true, v1alpha1.ReasonSecretMissing: true,
@@ -650,13 +261,8 @@ func emitTransitions(rec events.EventRecorder, db *v1alpha1.SimpleDB, old, now [
 			rec.Eventf(db, nil, corev1.EventTypeWarning, is.Reason, t, "%s", is.Message)
 		}
 	}
-	was, is = find(old, v1alpha1.ConditionDegraded), find(now, v1alpha1.ConditionDegraded)
+	was, is := find(old, v1alpha1.ConditionDegraded), find(now, v1alpha1.ConditionDegraded)
 	if is.Status == metav1.ConditionTrue && (was.Status != is.Status || was.Message != is.Message) {
 		rec.Eventf(db, nil, corev1.EventTypeWarning, is.Reason, "Apply", "%s", is.Message)
 	}
-}
-
-// terminal reports errors that retrying cannot fix: the apiserver rejected the object.
-func terminal(err error) bool {
-	return apierrors.IsInvalid(err) || apierrors.IsBadRequest(err)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/fleethub/fleethub/api/v1alpha1"
 	"github.com/fleethub/fleethub/pkg/conditions"
+	"github.com/fleethub/fleethub/pkg/reconciler"
 )
 
 // problem is a reason and message that stand in the way of a child being ready.
@@ -34,6 +35,9 @@ type observed struct {
 	Deployment *appsv1.Deployment
 	// ServiceExists is true once the Service is there.
 	ServiceExists bool
+	// Conflict, when set, names a child whose name is held by an object this
+	// SimpleDB does not control.
+	Conflict *reconciler.ConflictError
 	// ApplyErr is the error, if any, of writing the children.
 	ApplyErr error
 }
@@ -72,9 +76,35 @@ func computeStatus(db *v1alpha1.SimpleDB, obs observed, now metav1.Time) v1alpha
 	set(credentialsCondition(db, obs))
 	set(storageCondition(db, obs))
 	set(availableCondition(obs.Deployment))
-	set(readyCondition(db, st.Conditions, obs))
-	st.Ready = conditions.IsTrue(st.Conditions, v1alpha1.ConditionReady)
+	ready := readyCondition(db, st.Conditions, obs)
+	set(ready)
+	st.Ready = ready.Status == metav1.ConditionTrue
+	p, reason := progress(obs, ready)
+	reconciler.SetProgress(&st.Conditions, p, reason, ready.Message, gen, now)
 	return st
+}
+
+// progress is the Reconciling/Stalled verdict: Stalled when fleethub cannot
+// get further without someone else's change — a name held by another
+// object, retained data of another major, unusable credentials, a spec the
+// member refuses, a rollout past its deadline; Reconciling while Ready is not
+// yet True; else Done.
+func progress(obs observed, ready metav1.Condition) (reconciler.Progress, string) {
+	switch {
+	case obs.Conflict != nil:
+		return reconciler.Stalled, v1alpha1.ReasonChildConflict
+	case obs.Storage != nil && obs.Storage.Reason == v1alpha1.ReasonAdoptionRefused:
+		return reconciler.Stalled, v1alpha1.ReasonAdoptionRefused
+	case obs.Credentials != nil && obs.Credentials.Reason == v1alpha1.ReasonInvalidCredentials:
+		return reconciler.Stalled, v1alpha1.ReasonInvalidCredentials
+	case obs.ApplyErr != nil && reconciler.Rejected(obs.ApplyErr):
+		return reconciler.Stalled, v1alpha1.ReasonApplyFailed
+	case obs.Deployment != nil && conditions.DeploymentStalled(obs.Deployment):
+		return reconciler.Stalled, v1alpha1.ReasonRolloutStalled
+	case ready.Status != metav1.ConditionTrue:
+		return reconciler.Reconciling, ready.Reason
+	}
+	return reconciler.Done, ""
 }
 
 func credentialsCondition(db *v1alpha1.SimpleDB, obs observed) metav1.Condition {
@@ -158,6 +188,12 @@ func readyCondition(db *v1alpha1.SimpleDB, conds []metav1.Condition, obs observe
 	}
 	notReady := func(c metav1.Condition) metav1.Condition {
 		return conditions.False(v1alpha1.ConditionReady, c.Reason, c.Message)
+	}
+	if obs.Conflict != nil {
+		return conditions.False(v1alpha1.ConditionReady, v1alpha1.ReasonChildConflict, obs.Conflict.Error())
+	}
+	if s := find(v1alpha1.ConditionStorageReady); s.Reason == v1alpha1.ReasonAdoptionRefused {
+		return notReady(s)
 	}
 	if d := find(v1alpha1.ConditionDegraded); d.Status == metav1.ConditionTrue {
 		return notReady(d)

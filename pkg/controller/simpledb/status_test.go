@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/fleethub/fleethub/api/v1alpha1"
+	"github.com/fleethub/fleethub/pkg/reconciler"
 )
 
 func deployment(gen, observed int64, replicas, updated, available int32, conds ...appsv1.DeploymentCondition) *appsv1.Deployment {
@@ -40,7 +41,11 @@ func claim(phase corev1.PersistentVolumeClaimPhase, request, capacity string) *c
 	return pvc
 }
 
-var secret = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "order-db-credentials"}}
+var (
+	secret         = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "order-db-credentials"}}
+	secretConflict = &reconciler.ConflictError{Kind: "Secret", Name: "order-db-credentials", Holder: "an object fleethub does not manage"}
+	claimConflict  = &reconciler.ConflictError{Kind: "PersistentVolumeClaim", Name: "order-db-data", Holder: "WebApp order-db (its controller)"}
+)
 
 // healthy is what a converged SimpleDB observes; cases change one thing.
 func healthy(mut ...func(*observed)) observed {
@@ -75,9 +80,9 @@ func TestComputeStatus(t *testing.T) {
 		{"secret refused by the apiserver", observed{ApplyErr: errors.New("secrets is forbidden")}, want{
 			ready: "False/ApplyFailed", available: "False/DeploymentMissing", storage: "False/ClaimMissing", credentials: "False/SecretMissing", degraded: "True/ApplyFailed",
 			message: "secrets is forbidden"}},
-		{"foreign secret", observed{Credentials: &problem{v1alpha1.ReasonSecretConflict, "Secret order-db-credentials already exists"}}, want{
-			ready: "False/SecretConflict", available: "False/DeploymentMissing", storage: "False/ClaimMissing", credentials: "False/SecretConflict", degraded: "False/AsExpected",
-			message: "already exists"}},
+		{"foreign secret", observed{Credentials: &problem{v1alpha1.ReasonSecretConflict, "Secret order-db-credentials already exists"}, Conflict: secretConflict}, want{
+			ready: "False/ChildConflict", available: "False/DeploymentMissing", storage: "False/ClaimMissing", credentials: "False/SecretConflict", degraded: "False/AsExpected",
+			message: "Secret order-db-credentials already exists and is held by an object fleethub does not manage"}},
 		{"claim pending with an event", healthy(func(o *observed) {
 			o.Claim = claim(corev1.ClaimPending, "1Gi", "")
 			o.ClaimEvent = &problem{"ProvisioningFailed", `storageclass "fast" not found`}
@@ -91,11 +96,18 @@ func TestComputeStatus(t *testing.T) {
 		}), want{
 			ready: "False/ClaimPending", available: "False/ReplicasUnavailable", storage: "False/ClaimPending", credentials: "True/SecretReady", degraded: "False/AsExpected"}},
 		{"claim controlled by someone else", healthy(func(o *observed) {
-			o.Storage = &problem{v1alpha1.ReasonClaimConflict, "PersistentVolumeClaim order-db-data is controlled by WebApp order-db"}
+			o.Storage = &problem{v1alpha1.ReasonClaimConflict, "PersistentVolumeClaim order-db-data is held by WebApp order-db"}
+			o.Conflict = claimConflict
 			o.Deployment, o.ServiceExists = nil, false
 		}), want{
-			ready: "False/ClaimConflict", available: "False/DeploymentMissing", storage: "False/ClaimConflict", credentials: "True/SecretReady", degraded: "False/AsExpected",
-			message: "controlled by WebApp"}},
+			ready: "False/ChildConflict", available: "False/DeploymentMissing", storage: "False/ClaimConflict", credentials: "True/SecretReady", degraded: "False/AsExpected",
+			message: "held by WebApp order-db (its controller)"}},
+		{"retained claim of another major", healthy(func(o *observed) {
+			o.Storage = &problem{v1alpha1.ReasonAdoptionRefused, "PersistentVolumeClaim order-db-data holds the data of PostgreSQL 16"}
+			o.Deployment, o.ServiceExists = nil, false
+		}), want{
+			ready: "False/AdoptionRefused", available: "False/DeploymentMissing", storage: "False/AdoptionRefused", credentials: "True/SecretReady", degraded: "False/AsExpected",
+			message: "PostgreSQL 16"}},
 		{"claim lost", healthy(func(o *observed) {
 			o.Claim = claim(corev1.ClaimLost, "1Gi", "")
 			o.Deployment = deployment(3, 3, 1, 1, 0)

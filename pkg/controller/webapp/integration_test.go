@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"go.opentelemetry.io/otel"
@@ -183,25 +184,56 @@ func TestWebAppChildrenInOwnMemberOnly(t *testing.T) {
 	}
 }
 
+// withResync runs the rest of t against a manager whose resync is resync,
+// and gives the later tests a manager like the suite's again.
+func withResync(t *testing.T, resync time.Duration) {
+	t.Helper()
+	ctx := context.Background()
+	restart := func(cfg config.Config) {
+		t.Helper()
+		fleettest.Must(t, mgr.Stop())
+		m, err := fleet.StartManager(cfg)
+		fleettest.Must(t, err)
+		mgr, suite.Manager = m, m
+		fleettest.Must(t, mgr.WaitEngaged(ctx, suite.Members...))
+	}
+	cfg := fleettest.TestConfig()
+	cfg.ResyncInterval = resync
+	restart(cfg)
+	t.Cleanup(func() {
+		cfg := fleettest.TestConfig()
+		fleettest.Must(t, suite.Configure(&cfg))
+		restart(cfg)
+	})
+}
+
+// Drift is repaired by the watches on the children, not by the resync: the
+// resync here is far longer than the test's deadline.
 func TestWebAppDriftAndSpecChanges(t *testing.T) {
 	setup(t)
+	withResync(t, time.Hour)
 	ctx := context.Background()
 	ns := namespace(t, "alpha")
 	c := fleet.Members["alpha"].Client
 	app := webApp(ns, "api")
 	fleettest.Must(t, c.Create(ctx, app))
-	dep := waitFor(t, "alpha", ns, "api", &appsv1.Deployment{})
+	waitFor(t, "alpha", ns, "api", &appsv1.Deployment{})
 	waitFor(t, "alpha", ns, "api", &corev1.Service{})
 
 	// Another tool annotates the Deployment: the field is not ours and survives.
-	dep.Annotations = map[string]string{"mesh.example.com/inject": "true"}
-	fleettest.Must(t, c.Update(ctx, dep))
+	fleettest.Must(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		dep := get(t, "alpha", ns, "api", &appsv1.Deployment{})
+		dep.Annotations = map[string]string{"mesh.example.com/inject": "true"}
+		return c.Update(ctx, dep)
+	}))
 
 	// Spec change → Deployment updated.
-	get(t, "alpha", ns, "api", app)
-	app.Spec.Image = "nginx:1.28"
-	app.Spec.Replicas = ptr(int32(3))
-	fleettest.Must(t, c.Update(ctx, app))
+	fleettest.Must(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		get(t, "alpha", ns, "api", app)
+		app.Spec.Image = "nginx:1.28"
+		app.Spec.Replicas = ptr(int32(3))
+		return c.Update(ctx, app)
+	}))
 	eventually(t, func() error {
 		d := get(t, "alpha", ns, "api", &appsv1.Deployment{})
 		if img := d.Spec.Template.Spec.Containers[0].Image; img != "nginx:1.28" || *d.Spec.Replicas != 3 {
@@ -211,9 +243,11 @@ func TestWebAppDriftAndSpecChanges(t *testing.T) {
 	})
 
 	// Image edited by hand → restored.
-	d := get(t, "alpha", ns, "api", &appsv1.Deployment{})
-	d.Spec.Template.Spec.Containers[0].Image = "evil:latest"
-	fleettest.Must(t, c.Update(ctx, d))
+	fleettest.Must(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		d := get(t, "alpha", ns, "api", &appsv1.Deployment{})
+		d.Spec.Template.Spec.Containers[0].Image = "evil:latest"
+		return c.Update(ctx, d)
+	}))
 	eventually(t, func() error {
 		d := get(t, "alpha", ns, "api", &appsv1.Deployment{})
 		if img := d.Spec.Template.Spec.Containers[0].Image; img != "nginx:1.28" {
@@ -222,7 +256,10 @@ func TestWebAppDriftAndSpecChanges(t *testing.T) {
 		return nil
 	})
 
-	// Service deleted by hand → recreated.
+	// Service deleted by hand → recreated. The reconciles the image repair
+	// set off settle first, so only the Service's own watch event can
+	// bring the next one (the resync is an hour away).
+	time.Sleep(2 * time.Second)
 	svc := get(t, "alpha", ns, "api", &corev1.Service{})
 	fleettest.Must(t, c.Delete(ctx, svc))
 	eventually(t, func() error {
@@ -237,15 +274,17 @@ func TestWebAppDriftAndSpecChanges(t *testing.T) {
 	})
 
 	// The other tool's annotation survived all of it.
-	d = get(t, "alpha", ns, "api", &appsv1.Deployment{})
+	d := get(t, "alpha", ns, "api", &appsv1.Deployment{})
 	if d.Annotations["mesh.example.com/inject"] != "true" {
 		t.Errorf("foreign annotation lost: %v", d.Annotations)
 	}
 
 	// Omitting replicas hands the count to someone else (an HPA): we stop owning it.
-	get(t, "alpha", ns, "api", app)
-	app.Spec.Replicas = nil
-	fleettest.Must(t, c.Update(ctx, app))
+	fleettest.Must(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		get(t, "alpha", ns, "api", app)
+		app.Spec.Replicas = nil
+		return c.Update(ctx, app)
+	}))
 	eventually(t, func() error {
 		d := get(t, "alpha", ns, "api", &appsv1.Deployment{})
 		for _, mf := range d.ManagedFields {
@@ -255,10 +294,12 @@ func TestWebAppDriftAndSpecChanges(t *testing.T) {
 		}
 		return nil
 	})
-	d = get(t, "alpha", ns, "api", &appsv1.Deployment{})
-	d.Spec.Replicas = ptr(int32(7))
-	fleettest.Must(t, c.Update(ctx, d))
-	time.Sleep(3 * time.Second) // > one resync interval
+	fleettest.Must(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		d := get(t, "alpha", ns, "api", &appsv1.Deployment{})
+		d.Spec.Replicas = ptr(int32(7))
+		return c.Update(ctx, d)
+	}))
+	time.Sleep(3 * time.Second) // the edit's watch event has been reconciled
 	if d := get(t, "alpha", ns, "api", &appsv1.Deployment{}); *d.Spec.Replicas != 7 {
 		t.Errorf("replicas set by another owner were overwritten: %d", *d.Spec.Replicas)
 	}
@@ -426,13 +467,19 @@ func TestMemberLifecycle(t *testing.T) {
 	waitFor(t, "alpha", ans, "still-fine", &appsv1.Deployment{})
 
 	// Re-registering with rotated credentials works again, and picks up the
-	// CR created while the member was away.
-	fleettest.Must(t, fleet.Register(ctx, "beta"))
+	// CR created while the member was away. This registration goes through
+	// a proxy, so the test can take the old connection away below.
+	proxy, err := fleet.RegisterVia(ctx, "beta")
+	fleettest.Must(t, err)
+	defer proxy.Cut()
 	fleettest.Must(t, mgr.WaitEngaged(ctx, "beta"))
 	waitFor(t, "beta", ns, "orphan", &appsv1.Deployment{})
 
-	// Rotating credentials in place re-engages the member.
+	// Rotating credentials in place (new credentials, direct address)
+	// re-engages the member: with the old connection cut, only the new
+	// engagement can reconcile the WebApp created after the rotation.
 	fleettest.Must(t, fleet.Register(ctx, "beta"))
+	proxy.Cut()
 	fleettest.Must(t, mgr.WaitEngaged(ctx, "beta"))
 	fleettest.Must(t, c.Create(ctx, webApp(ns, "after-rotation")))
 	waitFor(t, "beta", ns, "after-rotation", &appsv1.Deployment{})

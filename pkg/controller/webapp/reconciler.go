@@ -115,8 +115,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req mcreconcile.Request) (re
 	wrote, statusErr := reconciler.PatchStatus(sctx, c, orig, app)
 	tracing.End(span, statusErr)
 	if wrote {
-		reconciler.ReadyEvent(rec, app, orig.Status.Conditions, app.Status.Conditions)
-		reconciler.StalledEvent(rec, app, orig.Status.Conditions, app.Status.Conditions)
+		reconciler.Announce(rec, app, orig.Status.Conditions, app.Status.Conditions)
 	}
 	if applyErr != nil && reconciler.Rejected(applyErr) {
 		// The apiserver refused what the spec asks for; only a spec change

@@ -107,7 +107,7 @@ func progress(obs observed, rolloutStalled bool, ready metav1.Condition) (reconc
 	case obs.Conflict != nil:
 		return reconciler.Stalled, v1alpha1.ReasonChildConflict
 	case obs.ApplyErr != nil && reconciler.Rejected(obs.ApplyErr):
-		return reconciler.Stalled, v1alpha1.ReasonInvalidSpec
+		return reconciler.Stalled, v1alpha1.ReasonApplyFailed
 	case rolloutStalled:
 		return reconciler.Stalled, v1alpha1.ReasonRolloutStalled
 	case ready.Status != metav1.ConditionTrue:
