@@ -31,6 +31,7 @@ import (
 	"github.com/fleethub/fleethub/pkg/config"
 	"github.com/fleethub/fleethub/pkg/controller/simpledb"
 	"github.com/fleethub/fleethub/pkg/controller/webapp"
+	"github.com/fleethub/fleethub/pkg/fairqueue"
 	"github.com/fleethub/fleethub/pkg/metrics"
 	"github.com/fleethub/fleethub/providers/kubeconfig"
 )
@@ -100,10 +101,22 @@ func New(hubCfg *rest.Config, cfg config.Config, opts Options) (mcmanager.Manage
 	// (kubernetes-sigs/controller-runtime#3538), holding every stop — and so
 	// every rollout and leader handover — for the whole grace period.
 	noPriorityQueue := false
+	reconcileTimeout := cfg.Fairness.ReconcileTimeout
+	if reconcileTimeout <= 0 {
+		reconcileTimeout = config.DefaultReconcileTimeout
+	}
 	ctrlOpts := controller.TypedOptions[mcreconcile.Request]{
 		UsePriorityQueue:        &noPriorityQueue,
 		MaxConcurrentReconciles: cfg.MaxConcurrentReconciles,
 		SkipNameValidation:      &opts.SkipControllerNameValidation,
+		// Workers are shared fairly by the members: one lane per member,
+		// served round-robin, and a member with items in flight waits
+		// while one with fewer has work (pkg/fairqueue). Each controller
+		// gets a queue and rate limiter of its own.
+		NewQueue: fairqueue.NewClusterQueue,
+		// A reconcile that hangs (a cache that never syncs, a member that
+		// stops answering) gives its worker back at this deadline.
+		ReconciliationTimeout: reconcileTimeout,
 	}
 	kinds := []kind{
 		{resource: "webapps", kind: "WebApp", setup: func(engage mcbuilder.EngageOptions) error {
