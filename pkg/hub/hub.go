@@ -72,9 +72,10 @@ func ManagedSelector() labels.Selector {
 
 // MemberCacheOptions keep a member's cache to what fleethub manages: its own
 // CRs, and children carrying the managed-by label. A member with thousands of
-// unrelated Deployments or Secrets costs the hub nothing.
+// unrelated Deployments or Secrets costs the hub nothing, and labelled objects
+// no fleethub CR controls are only stubs (membercache.go).
 func MemberCacheOptions() cache.Options {
-	managed := cache.ByObject{Label: ManagedSelector()}
+	managed := cache.ByObject{Label: ManagedSelector(), Transform: stubTransform}
 	return cache.Options{
 		ByObject: map[client.Object]cache.ByObject{
 			&appsv1.Deployment{}:            managed,
@@ -149,6 +150,7 @@ func New(hubCfg *rest.Config, cfg config.Config, opts Options) (mcmanager.Manage
 		ClusterOptions: []cluster.Option{func(o *cluster.Options) {
 			o.Scheme = scheme
 			o.Cache = MemberCacheOptions()
+			o.NewCache = newMemberCache
 		}},
 		RESTConfig:         opts.MemberRESTConfig,
 		SkipNameValidation: opts.SkipControllerNameValidation,
