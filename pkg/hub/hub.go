@@ -87,6 +87,30 @@ func MemberCacheOptions() cache.Options {
 	}
 }
 
+// controllerOptions are the options of each kind's controller.
+func controllerOptions(cfg config.Config, skipNameValidation *bool) controller.TypedOptions[mcreconcile.Request] {
+	// controller-runtime v0.24.1's priority queue can deadlock on shutdown
+	// (see New); fairqueue is a plain rate-limiting queue.
+	noPriorityQueue := false
+	reconcileTimeout := cfg.Fairness.ReconcileTimeout
+	if reconcileTimeout <= 0 {
+		reconcileTimeout = config.DefaultReconcileTimeout
+	}
+	return controller.TypedOptions[mcreconcile.Request]{
+		UsePriorityQueue:        &noPriorityQueue,
+		MaxConcurrentReconciles: cfg.MaxConcurrentReconciles,
+		SkipNameValidation:      skipNameValidation,
+		// Workers are shared fairly by the members: one lane per member,
+		// served round-robin, and a member with items in flight waits
+		// while one with fewer has work (pkg/fairqueue). Each controller
+		// gets a queue and rate limiter of its own.
+		NewQueue: fairqueue.NewClusterQueue,
+		// A reconcile that hangs (a cache that never syncs, a member that
+		// stops answering) gives its worker back at this deadline.
+		ReconciliationTimeout: reconcileTimeout,
+	}
+}
+
 // kind is one fleethub kind the hub serves: its CRD's resource name and the
 // setup of its controller. A member is engaged for the kinds whose CRDs it has.
 type kind struct {
@@ -102,23 +126,7 @@ func New(hubCfg *rest.Config, cfg config.Config, opts Options) (mcmanager.Manage
 	// (kubernetes-sigs/controller-runtime#3538), holding every stop — and so
 	// every rollout and leader handover — for the whole grace period.
 	noPriorityQueue := false
-	reconcileTimeout := cfg.Fairness.ReconcileTimeout
-	if reconcileTimeout <= 0 {
-		reconcileTimeout = config.DefaultReconcileTimeout
-	}
-	ctrlOpts := controller.TypedOptions[mcreconcile.Request]{
-		UsePriorityQueue:        &noPriorityQueue,
-		MaxConcurrentReconciles: cfg.MaxConcurrentReconciles,
-		SkipNameValidation:      &opts.SkipControllerNameValidation,
-		// Workers are shared fairly by the members: one lane per member,
-		// served round-robin, and a member with items in flight waits
-		// while one with fewer has work (pkg/fairqueue). Each controller
-		// gets a queue and rate limiter of its own.
-		NewQueue: fairqueue.NewClusterQueue,
-		// A reconcile that hangs (a cache that never syncs, a member that
-		// stops answering) gives its worker back at this deadline.
-		ReconciliationTimeout: reconcileTimeout,
-	}
+	ctrlOpts := controllerOptions(cfg, &opts.SkipControllerNameValidation)
 	kinds := []kind{
 		{resource: "webapps", kind: "WebApp", setup: func(engage mcbuilder.EngageOptions) error {
 			return (&webapp.Reconciler{Manager: mgr, ResyncInterval: cfg.ResyncInterval}).SetupWithManager(mgr, ctrlOpts, engage)
