@@ -137,6 +137,24 @@ func TestMembersShareWorkersAndCachesHoldOnlyOurs(t *testing.T) {
 		}
 	})
 
+	t.Run("CR sizes are bounded by the schema", func(t *testing.T) {
+		tooManyEnv := webApp("apps", "too-many-env")
+		for i := range 129 {
+			tooManyEnv.Spec.Env = append(tooManyEnv.Spec.Env, corev1.EnvVar{Name: fmt.Sprintf("V%d", i), Value: "x"})
+		}
+		longArg := webApp("apps", "long-arg")
+		longArg.Spec.InitContainer = &v1alpha1.InitContainerSpec{Image: "busybox:1.36", Args: []string{strings.Repeat("a", 4097)}}
+		for _, app := range []*v1alpha1.WebApp{tooManyEnv, longArg} {
+			err := quick.Create(ctx, app)
+			if !apierrors.IsInvalid(err) {
+				t.Fatalf("creating %s = %v, want the schema to refuse it", app.Name, err)
+			}
+			if !strings.Contains(err.Error(), "at most") && !strings.Contains(err.Error(), "Too long") && !strings.Contains(err.Error(), "Too many") {
+				t.Fatalf("%s refused without naming the bound: %v", app.Name, err)
+			}
+		}
+	})
+
 	t.Run("labelled objects fleethub does not control are stubs", func(t *testing.T) {
 		hostile := &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Name: "looks-managed", Namespace: "apps", Labels: map[string]string{v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue}},
