@@ -124,20 +124,24 @@ type DomainManagerStatus struct {
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
 	// FQDN is the normalized (lower-case) name of the record.
+	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	FQDN string `json:"fqdn,omitempty"`
 
 	// Zone is the name of the zone the record is written in.
+	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	Zone string `json:"zone,omitempty"`
 
 	// ZoneID is the provider's id of that zone. It is set once fleethub
 	// first writes there; deletion cleans up in this zone.
+	// +kubebuilder:validation:MaxLength=255
 	// +optional
 	ZoneID string `json:"zoneID,omitempty"`
 
 	// RecordID is the provider's id of the record fleethub owns for this
 	// DomainManager; empty while it owns none.
+	// +kubebuilder:validation:MaxLength=255
 	// +optional
 	RecordID string `json:"recordID,omitempty"`
 
@@ -151,6 +155,7 @@ type DomainManagerStatus struct {
 	// be in place (RecordExistsUnmanaged, Conflict, DomainNotAllowed, ...).
 	// +listType=map
 	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=16
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }

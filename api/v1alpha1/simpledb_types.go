@@ -126,19 +126,23 @@ type SimpleDBStatus struct {
 	Ready bool `json:"ready"`
 
 	// ServiceName is the Service in front of PostgreSQL, once it exists.
+	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	ServiceName string `json:"serviceName,omitempty"`
 
 	// SecretName is the Secret holding the connection credentials (keys
 	// username, password, database, host, port, uri), once it exists.
+	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	SecretName string `json:"secretName,omitempty"`
 
 	// Endpoint is host:port of PostgreSQL inside the member cluster.
+	// +kubebuilder:validation:MaxLength=512
 	// +optional
 	Endpoint string `json:"endpoint,omitempty"`
 
 	// Database is the name of the application database.
+	// +kubebuilder:validation:MaxLength=63
 	// +optional
 	Database string `json:"database,omitempty"`
 
@@ -149,6 +153,7 @@ type SimpleDBStatus struct {
 	// Conditions: Ready (summary), Available, StorageReady, CredentialsReady, Degraded.
 	// +listType=map
 	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=16
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }

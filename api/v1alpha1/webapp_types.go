@@ -37,6 +37,7 @@ type WebAppSpec struct {
 	// Env is passed to the application container.
 	// +listType=map
 	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=128
 	// +optional
 	Env []corev1.EnvVar `json:"env,omitempty"`
 
@@ -62,6 +63,7 @@ type StorageSpec struct {
 
 	// StorageClassName selects the StorageClass; the cluster default is used when omitted.
 	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	StorageClassName *string `json:"storageClassName,omitempty"`
 }
@@ -80,16 +82,21 @@ type InitContainerSpec struct {
 	Image string `json:"image"`
 
 	// Command overrides the image entrypoint.
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=4096
 	// +optional
 	Command []string `json:"command,omitempty"`
 
 	// Args are passed to the command.
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MaxLength=4096
 	// +optional
 	Args []string `json:"args,omitempty"`
 
 	// Env is passed to the container.
 	// +listType=map
 	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=128
 	// +optional
 	Env []corev1.EnvVar `json:"env,omitempty"`
 
@@ -117,6 +124,7 @@ type WebAppStatus struct {
 	// Conditions: Ready (summary), Available, Progressing, Degraded.
 	// +listType=map
 	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=16
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }

@@ -48,6 +48,8 @@ type Options struct {
 	LatencyWebApps int           `json:"latencyWebAppsPerMember"`
 	LatencySpacing time.Duration `json:"latencySpacing"`
 
+	FairnessBacklog int `json:"fairnessBacklog"`
+
 	CreateWorkers        int           `json:"createWorkersPerMember"`
 	ConvergenceTimeout   time.Duration `json:"convergenceTimeout"`
 	DNSRequestsPerSecond float64       `json:"dnsRequestsPerSecond"`
@@ -75,6 +77,7 @@ func (o *Options) Flags(fs *flag.FlagSet) {
 	fs.IntVar(&o.UnrelatedWorkers, "unrelated-workers", 48, "parallel creators of unrelated objects")
 	fs.IntVar(&o.LatencyWebApps, "latency-webapps", 40, "WebApps created per healthy member in each engagement-latency phase; 0 skips the phases")
 	fs.DurationVar(&o.LatencySpacing, "latency-spacing", 250*time.Millisecond, "pause between two creates in one member in the latency phases")
+	fs.IntVar(&o.FairnessBacklog, "fairness-backlog", 2000, "new WebApps the first member converges while the second member's create → Deployment latency is measured again (needs 2 members and --latency-webapps; 0 skips)")
 	fs.IntVar(&o.CreateWorkers, "create-workers", 16, "parallel creators per member in the convergence section")
 	fs.DurationVar(&o.ConvergenceTimeout, "convergence-timeout", 20*time.Minute, "give up waiting for convergence after this long (reports what was Ready)")
 	fs.Float64Var(&o.DNSRequestsPerSecond, "dns-requests-per-second", 50, "the hub manager's --dns-requests-per-second (shipped default 4, Cloudflare's budget; the fake API takes more)")
@@ -90,7 +93,7 @@ func (o Options) Validate() error {
 	if o.Members < 1 {
 		errs = append(errs, errors.New("--members must be at least 1"))
 	}
-	if o.WebApps < 0 || o.SimpleDBs < 0 || o.DomainManagers < 0 || o.Unrelated < 0 || o.LatencyWebApps < 0 {
+	if o.WebApps < 0 || o.SimpleDBs < 0 || o.DomainManagers < 0 || o.Unrelated < 0 || o.LatencyWebApps < 0 || o.FairnessBacklog < 0 {
 		errs = append(errs, errors.New("sizes must not be negative"))
 	}
 	if o.ResyncInterval < time.Second || o.SteadyIntervals < 1 {
@@ -108,7 +111,7 @@ func (o Options) Validate() error {
 // nodes is the number of simulated nodes per member: kwok nodes take 110
 // pods each, and every WebApp and SimpleDB runs one pod.
 func (o Options) nodes() int {
-	pods := o.WebApps + o.SimpleDBs + 2*o.LatencyWebApps + 1
+	pods := o.WebApps + o.SimpleDBs + 4*o.LatencyWebApps + o.FairnessBacklog + 1
 	return pods/100 + 2
 }
 
@@ -128,6 +131,7 @@ type Results struct {
 	Steady      *Steady      `json:"steadyState,omitempty"`
 	DNS         *DNS         `json:"dns,omitempty"`
 	Latency     *Latency     `json:"reconcileLatency,omitempty"`
+	Fairness    *Fairness    `json:"fairness,omitempty"`
 	Memory      *MemoryStudy `json:"memory,omitempty"`
 	// Notes say what is approximated or what went wrong.
 	Notes []string `json:"notes,omitempty"`
@@ -217,6 +221,7 @@ func Run(ctx context.Context, o Options, progress backend.Progress) (res *Result
 		{"memory", f.memory},
 		{"reconcile latency", f.latency},
 		{"engagement of a loaded member", f.reengage},
+		{"fairness across members", f.fairness},
 	}
 	for _, s := range steps {
 		if err := ctx.Err(); err != nil {

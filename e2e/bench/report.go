@@ -103,6 +103,13 @@ func (r *Results) PrintTable(w io.Writer) error {
 			row(s, "  WebApp reconcile duration p50 / p99", "%.4fs / %.4fs (%d reconciles)", u.ReconcileP50, u.ReconcileP99, u.Reconciles)
 		}
 	}
+	if fr := r.Fairness; fr != nil {
+		s := "6 fairness"
+		i, b := fr.Idle, fr.Busy
+		row(s, fr.QuietMember+" create → Deployment, "+fr.BusyMember+" idle: p50 / p99", "%.3fs / %.3fs (n=%d%s)", i.CreateToDeployment.P50, i.CreateToDeployment.P99, i.CreateToDeployment.Count, timedOut(i.TimedOut))
+		row(s, fr.QuietMember+" create → Deployment, "+fr.BusyMember+" converging: p50 / p99", "%.3fs / %.3fs (n=%d%s)", b.CreateToDeployment.P50, b.CreateToDeployment.P99, b.CreateToDeployment.Count, timedOut(b.TimedOut))
+		row(s, "  "+fr.BusyMember+"'s backlog with Deployments at start / end of that phase", "%d / %d of %d (creates sent in %.1fs)", fr.BacklogDoneAtStart, fr.BacklogDoneAtEnd, fr.Backlog, fr.BacklogSendSeconds)
+	}
 	if d := r.DNS; d != nil {
 		s := "5 DNS"
 		row(s, "DomainManagers / records in zone "+d.Zone, "%d / %d (%d Ready)", d.DomainManagers, d.RecordsInZone, d.Ready)

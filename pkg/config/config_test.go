@@ -45,6 +45,17 @@ func TestParse(t *testing.T) {
 		{name: "too short resync", args: []string{"--resync-interval=10ms"}, wantErr: "resync-interval"},
 		{name: "bad log format", args: []string{"--log-format=xml"}, wantErr: "log-format"},
 		{name: "zero concurrency", args: []string{"--max-concurrent-reconciles=0"}, wantErr: "max-concurrent-reconciles"},
+		{name: "reconcile deadline default", check: func(t *testing.T, c Config) {
+			if c.Fairness.ReconcileTimeout != time.Minute {
+				t.Errorf("reconcile-timeout = %s, want 1m", c.Fairness.ReconcileTimeout)
+			}
+		}},
+		{name: "reconcile deadline from env", env: map[string]string{"FLEETHUB_RECONCILE_TIMEOUT": "20s"}, check: func(t *testing.T, c Config) {
+			if c.Fairness.ReconcileTimeout != 20*time.Second {
+				t.Errorf("reconcile-timeout = %s, want 20s", c.Fairness.ReconcileTimeout)
+			}
+		}},
+		{name: "no reconcile deadline is refused", args: []string{"--reconcile-timeout=0"}, wantErr: "reconcile-timeout"},
 		{name: "stray argument", args: []string{"extra"}, wantErr: "unexpected arguments"},
 	}
 	for _, tc := range tests {

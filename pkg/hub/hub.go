@@ -31,6 +31,7 @@ import (
 	"github.com/fleethub/fleethub/pkg/config"
 	"github.com/fleethub/fleethub/pkg/controller/simpledb"
 	"github.com/fleethub/fleethub/pkg/controller/webapp"
+	"github.com/fleethub/fleethub/pkg/fairqueue"
 	"github.com/fleethub/fleethub/pkg/metrics"
 	"github.com/fleethub/fleethub/providers/kubeconfig"
 )
@@ -71,9 +72,10 @@ func ManagedSelector() labels.Selector {
 
 // MemberCacheOptions keep a member's cache to what fleethub manages: its own
 // CRs, and children carrying the managed-by label. A member with thousands of
-// unrelated Deployments or Secrets costs the hub nothing.
+// unrelated Deployments or Secrets costs the hub nothing, and labelled objects
+// no fleethub CR controls are only stubs (membercache.go).
 func MemberCacheOptions() cache.Options {
-	managed := cache.ByObject{Label: ManagedSelector()}
+	managed := cache.ByObject{Label: ManagedSelector(), Transform: stubTransform}
 	return cache.Options{
 		ByObject: map[client.Object]cache.ByObject{
 			&appsv1.Deployment{}:            managed,
@@ -82,6 +84,30 @@ func MemberCacheOptions() cache.Options {
 			&corev1.Secret{}:                managed,
 			&corev1.ConfigMap{}:             managed,
 		},
+	}
+}
+
+// controllerOptions are the options of each kind's controller.
+func controllerOptions(cfg config.Config, skipNameValidation *bool) controller.TypedOptions[mcreconcile.Request] {
+	// controller-runtime v0.24.1's priority queue can deadlock on shutdown
+	// (see New); fairqueue is a plain rate-limiting queue.
+	noPriorityQueue := false
+	reconcileTimeout := cfg.Fairness.ReconcileTimeout
+	if reconcileTimeout <= 0 {
+		reconcileTimeout = config.DefaultReconcileTimeout
+	}
+	return controller.TypedOptions[mcreconcile.Request]{
+		UsePriorityQueue:        &noPriorityQueue,
+		MaxConcurrentReconciles: cfg.MaxConcurrentReconciles,
+		SkipNameValidation:      skipNameValidation,
+		// Workers are shared fairly by the members: one lane per member,
+		// served round-robin, and a member with items in flight waits
+		// while one with fewer has work (pkg/fairqueue). Each controller
+		// gets a queue and rate limiter of its own.
+		NewQueue: fairqueue.NewClusterQueue,
+		// A reconcile that hangs (a cache that never syncs, a member that
+		// stops answering) gives its worker back at this deadline.
+		ReconciliationTimeout: reconcileTimeout,
 	}
 }
 
@@ -100,11 +126,7 @@ func New(hubCfg *rest.Config, cfg config.Config, opts Options) (mcmanager.Manage
 	// (kubernetes-sigs/controller-runtime#3538), holding every stop — and so
 	// every rollout and leader handover — for the whole grace period.
 	noPriorityQueue := false
-	ctrlOpts := controller.TypedOptions[mcreconcile.Request]{
-		UsePriorityQueue:        &noPriorityQueue,
-		MaxConcurrentReconciles: cfg.MaxConcurrentReconciles,
-		SkipNameValidation:      &opts.SkipControllerNameValidation,
-	}
+	ctrlOpts := controllerOptions(cfg, &opts.SkipControllerNameValidation)
 	kinds := []kind{
 		{resource: "webapps", kind: "WebApp", setup: func(engage mcbuilder.EngageOptions) error {
 			return (&webapp.Reconciler{Manager: mgr, ResyncInterval: cfg.ResyncInterval}).SetupWithManager(mgr, ctrlOpts, engage)
@@ -136,6 +158,7 @@ func New(hubCfg *rest.Config, cfg config.Config, opts Options) (mcmanager.Manage
 		ClusterOptions: []cluster.Option{func(o *cluster.Options) {
 			o.Scheme = scheme
 			o.Cache = MemberCacheOptions()
+			o.NewCache = newMemberCache
 		}},
 		RESTConfig:         opts.MemberRESTConfig,
 		SkipNameValidation: opts.SkipControllerNameValidation,

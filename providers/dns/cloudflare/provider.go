@@ -79,6 +79,10 @@ type Provider struct {
 	gen          uint64 // bumped when the credentials change
 	authFailedAt time.Time
 	authErr      error
+	// verifiedGen/At: the token of that generation passed verification
+	// then; a 403 meanwhile is about a zone or record, not the token.
+	verifiedGen  uint64
+	verifiedAt   time.Time
 	blockedUntil time.Time
 	probing      chan struct{} // closed when the probe after a cooldown has its answer
 
@@ -100,6 +104,9 @@ type zoneRecords struct {
 	loading bool
 	spoiled bool        // an invalidation happened during the load in flight
 	pending []cacheEdit // writes made during the load in flight
+	// stale names had a write fail (outcome unknown): the next Records
+	// re-reads just them, not the zone's pages.
+	stale map[string]bool
 }
 
 type cacheEdit struct {
@@ -146,7 +153,7 @@ func New(opts Options) *Provider {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	t := &transport{base: base, limiter: rate.NewLimiter(rate.Limit(opts.RequestsPerSecond), opts.Burst)}
+	t := &transport{base: base, limiter: newFairLimiter(rate.Limit(opts.RequestsPerSecond), opts.Burst)}
 	return &Provider{
 		opts:    opts,
 		httpc:   &http.Client{Transport: t, Timeout: opts.RequestTimeout},
@@ -276,6 +283,14 @@ func (p *Provider) do(ctx context.Context, op string, shared bool, fn func(ctx c
 		}
 		p.mu.Unlock()
 	case dns.KindAuth:
+		if zoneScoped(op) && p.tokenWorks(ctx, api, gen) {
+			// The token is fine; this zone or record is outside what
+			// it may do. Only this call fails: other zones go on.
+			var de *dns.Error
+			errors.As(err, &de)
+			de.Err = fmt.Errorf("the API token is valid but has no permission for this zone or record: %w", de.Err)
+			return err
+		}
 		p.mu.Lock()
 		if p.gen == gen {
 			p.authFailedAt, p.authErr = time.Now(), errors.Unwrap(err)
@@ -283,6 +298,48 @@ func (p *Provider) do(ctx context.Context, op string, shared bool, fn func(ctx c
 		p.mu.Unlock()
 	}
 	return err
+}
+
+// opVerifyToken is the token check after a 403 on a zone (metrics label).
+const opVerifyToken = "verify_token"
+
+// zoneScoped ops act on one zone: a 403 there may be that zone's permission.
+func zoneScoped(op string) bool {
+	switch op {
+	case dns.OpListRecords, dns.OpLookup, dns.OpCreateRecord, dns.OpUpdateRecord, dns.OpDeleteRecord:
+		return true
+	}
+	return false
+}
+
+// tokenWorks tells a token the provider rejects from a token that lacks
+// permission on one zone (Cloudflare answers 403 to both): it asks the
+// token-verify endpoint, at most once per AuthRecheck while it passes. When
+// the check itself fails for another reason the answer is "works": one
+// zone's error must not stop the fleet's DNS on a guess.
+func (p *Provider) tokenWorks(ctx context.Context, api *cf.API, gen uint64) bool {
+	p.mu.Lock()
+	if p.verifiedGen == gen && !p.verifiedAt.IsZero() && time.Since(p.verifiedAt) < p.opts.AuthRecheck {
+		p.mu.Unlock()
+		return true
+	}
+	p.mu.Unlock()
+	info := &callInfo{op: opVerifyToken, shared: true}
+	body, err := api.VerifyAPIToken(withCallInfo(ctx, info))
+	err = classify(opVerifyToken, err, info)
+	switch {
+	case dns.KindOf(err) == dns.KindAuth:
+		return false
+	case err == nil && body.Status != "" && body.Status != "active":
+		return false // disabled or expired
+	case err == nil:
+		p.mu.Lock()
+		if p.gen == gen {
+			p.verifiedGen, p.verifiedAt = gen, time.Now()
+		}
+		p.mu.Unlock()
+	}
+	return true
 }
 
 // FindZone returns the zone a record called name belongs in (see
@@ -361,11 +418,25 @@ func (p *Provider) Records(ctx context.Context, zone dns.Zone) ([]dns.Record, er
 
 	p.mu.Lock()
 	if zr.valid && time.Since(zr.at) < p.opts.RecordsTTL {
+		stale := make([]string, 0, len(zr.stale))
+		for name := range zr.stale {
+			stale = append(stale, name)
+		}
+		p.mu.Unlock()
+		for _, name := range stale {
+			if _, err := p.refreshName(ctx, zone, name, dns.OpLookup, true); err != nil {
+				return nil, err
+			}
+		}
+		p.mu.Lock()
 		out := append([]dns.Record(nil), zr.recs...)
 		p.mu.Unlock()
 		return out, nil
 	}
 	zr.loading, zr.spoiled, zr.pending = true, false, nil
+	for name := range zr.stale {
+		zr.stale[name] = true // failed before this load: the load sees the outcome
+	}
 	gen := p.gen
 	p.mu.Unlock()
 
@@ -386,6 +457,14 @@ func (p *Provider) Records(ctx context.Context, zone dns.Zone) ([]dns.Record, er
 	}
 	if p.gen == gen && !spoiled {
 		zr.recs, zr.at, zr.valid = recs, time.Now(), true
+		// Names whose write failed before this load began are read fresh
+		// now; those failing during it stay stale (the pages may predate
+		// the write).
+		for name, before := range zr.stale {
+			if before {
+				delete(zr.stale, name)
+			}
+		}
 	}
 	return append([]dns.Record(nil), recs...), nil
 }
@@ -393,7 +472,14 @@ func (p *Provider) Records(ctx context.Context, zone dns.Zone) ([]dns.Record, er
 // Lookup reads the records at name straight from the API (no cache) and
 // refreshes the cached list for that name.
 func (p *Provider) Lookup(ctx context.Context, zone dns.Zone, name string) ([]dns.Record, error) {
-	recs, err := p.list(ctx, zone, dns.NormalizeName(name), dns.OpLookup, false)
+	return p.refreshName(ctx, zone, name, dns.OpLookup, false)
+}
+
+// refreshName reads the records at name and puts them in the cached list in
+// place of what it had for name; name is no longer stale.
+func (p *Provider) refreshName(ctx context.Context, zone dns.Zone, name, op string, shared bool) ([]dns.Record, error) {
+	name = dns.NormalizeName(name)
+	recs, err := p.list(ctx, zone, name, op, shared)
 	if err != nil {
 		return nil, err
 	}
@@ -408,6 +494,9 @@ func (p *Provider) Lookup(ctx context.Context, zone dns.Zone, name string) ([]dn
 			}
 		}
 		zr.recs = append(kept, recs...)
+		if !zr.loading {
+			delete(zr.stale, name)
+		}
 	}
 	return recs, nil
 }
@@ -460,8 +549,9 @@ func (p *Provider) Create(ctx context.Context, zone dns.Zone, rec dns.Record) (d
 	}
 	if err != nil {
 		// A timeout or a 5xx may have created it anyway, and a conflict
-		// means our list is stale: re-read before the next decision.
-		p.invalidate(zone.ID)
+		// means our list is stale at this name: re-read it (only it)
+		// before the next decision.
+		p.staleName(zone.ID, rec.Name)
 		return dns.Record{}, err
 	}
 	out := fromCF(got)
@@ -484,7 +574,7 @@ func (p *Provider) Update(ctx context.Context, zone dns.Zone, rec dns.Record) (d
 		err = dns.Errorf(dns.KindTransient, dns.OpUpdateRecord, "Cloudflare answered without a record")
 	}
 	if err != nil {
-		p.invalidate(zone.ID)
+		p.staleName(zone.ID, rec.Name)
 		return dns.Record{}, err
 	}
 	out := fromCF(got)
@@ -501,7 +591,7 @@ func (p *Provider) Delete(ctx context.Context, zone dns.Zone, id string) error {
 	if err == nil || dns.KindOf(err) == dns.KindNotFound {
 		p.edit(zone.ID, cacheEdit{rec: dns.Record{ID: id}, delete: true})
 	} else {
-		p.invalidate(zone.ID)
+		p.staleRecord(zone.ID, id)
 	}
 	return err
 }
@@ -517,6 +607,37 @@ func (p *Provider) edit(zoneID string, e cacheEdit) {
 	if zr.valid {
 		zr.recs = applyEdit(zr.recs, e)
 	}
+}
+
+// staleName marks name's cached records unknown after a failed write: the
+// next Records call re-reads that name alone.
+func (p *Provider) staleName(zoneID, name string) {
+	zr := p.zoneRecords(zoneID)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if zr.stale == nil {
+		zr.stale = map[string]bool{}
+	}
+	zr.stale[dns.NormalizeName(name)] = false
+}
+
+// staleRecord is staleName for the record id; a record the cache does not
+// know drops the zone's list (its name is unknown).
+func (p *Provider) staleRecord(zoneID, id string) {
+	zr := p.zoneRecords(zoneID)
+	p.mu.Lock()
+	name := ""
+	for _, r := range zr.recs {
+		if r.ID == id {
+			name = r.Name
+		}
+	}
+	p.mu.Unlock()
+	if name != "" {
+		p.staleName(zoneID, name)
+		return
+	}
+	p.invalidate(zoneID)
 }
 
 // invalidate drops a zone's cached list: the next Records call re-reads it.

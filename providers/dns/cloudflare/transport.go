@@ -11,8 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/fleethub/fleethub/pkg/dns"
 )
 
@@ -50,11 +48,11 @@ func (c *callInfo) snapshot() (status int, retryAfter time.Duration, successFals
 }
 
 // transport is the one HTTP path to the Cloudflare API: it enforces the
-// shared rate limit, counts every request in domainmanager_api_calls_total,
+// shared rate limit (a fair share per member, see fairLimiter), counts every request in domainmanager_api_calls_total,
 // and records status, Retry-After and the envelope's errors for the provider.
 type transport struct {
 	base    http.RoundTripper
-	limiter *rate.Limiter
+	limiter *fairLimiter
 }
 
 type envelopeHead struct {
@@ -71,7 +69,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if info == nil {
 		info = &callInfo{op: "other", shared: true}
 	}
-	if err := t.limiter.Wait(ctx); err != nil {
+	if err := t.limiter.Wait(ctx, dns.ClusterFrom(ctx)); err != nil {
 		return nil, err
 	}
 	resp, err := t.base.RoundTrip(req)

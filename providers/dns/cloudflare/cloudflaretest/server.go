@@ -13,7 +13,8 @@
 //	81058  an identical record already exists (create)
 //	81044  record does not exist (404)
 //	7003   zone identifier not found (404)
-//	10000  authentication error (403, or the status set with SetAuthFailureStatus)
+//	10000  authentication error (403, or the status set with SetAuthFailureStatus);
+//	       also 403 for writes to a zone made read-only with DenyZoneWrites
 //	1004   DNS validation error (ttl, content, name, comment length, tags on free zones)
 //	9004   record type cannot be proxied
 //	10429  rate limited (429, with a Retry-After header) — injected with Inject
@@ -73,6 +74,7 @@ type Record struct {
 type zone struct {
 	id, name, plan string
 	records        []*Record
+	readOnly       bool // the token may read but not edit its records
 }
 
 // Fault is an injected failure for requests matching Method and PathPrefix.
@@ -160,6 +162,16 @@ func (s *Server) SetTokens(tokens ...string) {
 	s.tokens = map[string]bool{}
 	for _, t := range tokens {
 		s.tokens[t] = true
+	}
+}
+
+// DenyZoneWrites makes the token unable to edit the zone's records (a token
+// scoped to other zones): writes there get 403, reads and other zones work.
+func (s *Server) DenyZoneWrites(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if z := s.zoneByName(name); z != nil {
+		z.readOnly = true
 	}
 }
 
@@ -535,6 +547,8 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimPrefix(r.URL.Path, BasePath)
 	var err *apiError
 	switch {
+	case path == "/user/tokens/verify" && r.Method == http.MethodGet:
+		writeResult(w, map[string]string{"id": "fake-token-id", "status": "active"}, nil)
 	case zonesPath.MatchString(path) && r.Method == http.MethodGet:
 		err = s.listZones(w, r)
 	case zonePath.MatchString(path) && r.Method == http.MethodGet:
@@ -549,6 +563,8 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case z == nil:
 			err = zoneNotFound(path)
+		case z.readOnly && r.Method != http.MethodGet:
+			err = errf(http.StatusForbidden, CodeAuth, "Authentication error")
 		case r.Method == http.MethodGet:
 			err = s.listRecords(w, r, z)
 		case r.Method == http.MethodPost:
@@ -564,6 +580,10 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		i := indexOf(z, m[2])
+		if z.readOnly && r.Method != http.MethodGet {
+			err = errf(http.StatusForbidden, CodeAuth, "Authentication error")
+			break
+		}
 		if i < 0 {
 			err = errf(http.StatusNotFound, CodeRecordNotFound, "Record does not exist.")
 			break
