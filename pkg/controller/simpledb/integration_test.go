@@ -555,8 +555,8 @@ func TestRejectedDeploymentIsReportedWithoutHotLoop(t *testing.T) {
 		return fmt.Errorf("no %s Warning Event", v1alpha1.ReasonApplyFailed)
 	})
 
-	// Terminal (Stalled, reconcile.TerminalError): no retry loop and no
-	// resync retry; only a change of the SimpleDB brings it back, and the
+	// Stalled: no retry loop. Only the periodic resync tries again (the
+	// refusal may come from admission policies that can change), and the
 	// unchanged status is not rewritten.
 	if s := condition(db, v1alpha1.ConditionStalled); s.Status != metav1.ConditionTrue {
 		t.Errorf("a refused spec is not Stalled: %+v", s)
@@ -565,7 +565,8 @@ func TestRejectedDeploymentIsReportedWithoutHotLoop(t *testing.T) {
 	before := fleet.Requests.Snapshot()
 	resync := fleettest.TestConfig().ResyncInterval
 	time.Sleep(2*resync + resync/2)
-	retry := "PATCH /apis/apps/v1/namespaces/" + ns + "/deployments/greedy"
+	// The Deployment does not exist, so each retry is a create.
+	retry := "POST /apis/apps/v1/namespaces/" + ns + "/deployments"
 	for _, w := range fleet.Requests.Writes(before, "beta") {
 		if !strings.Contains(w, "/namespaces/"+ns+"/") {
 			continue

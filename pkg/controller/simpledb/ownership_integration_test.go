@@ -44,8 +44,8 @@ func TestSimpleDBAndWebAppOfOneName(t *testing.T) {
 	ns := namespace(t, "beta")
 	c := fleet.Members["beta"].Client
 	fleettest.Must(t, c.Create(ctx, simpleDB(ns, "both")))
-	dep := waitFor(t, "beta", ns, "both", &appsv1.Deployment{})
-	svc := waitFor(t, "beta", ns, "both", &corev1.Service{})
+	waitFor(t, "beta", ns, "both", &appsv1.Deployment{})
+	waitFor(t, "beta", ns, "both", &corev1.Service{})
 	db := get(t, "beta", ns, "both", &v1alpha1.SimpleDB{})
 
 	app := &v1alpha1.WebApp{
@@ -64,6 +64,9 @@ func TestSimpleDBAndWebAppOfOneName(t *testing.T) {
 		}
 		return nil
 	})
+	// From here on (the SimpleDB converged long ago) nothing writes them.
+	dep := get(t, "beta", ns, "both", &appsv1.Deployment{})
+	svc := get(t, "beta", ns, "both", &corev1.Service{})
 	time.Sleep(2 * fleettest.TestConfig().ResyncInterval)
 	for _, obj := range []client.Object{dep, svc} {
 		now := obj.DeepCopyObject().(client.Object)

@@ -118,9 +118,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req mcreconcile.Request) (re
 		reconciler.Announce(rec, app, orig.Status.Conditions, app.Status.Conditions)
 	}
 	if applyErr != nil && reconciler.Rejected(applyErr) {
-		// The apiserver refused what the spec asks for; only a spec change
-		// (which triggers a reconcile anyway) can help.
-		applyErr = reconciler.Terminal(applyErr)
+		// The member refused what the spec asks for: Stalled, and no retry
+		// with backoff. Not a reconcile.TerminalError, though: that would
+		// also drop the resync, and a refusal by an admission policy can be
+		// lifted without any change to this CR. The resync tries again.
+		ctrl.LoggerFrom(ctx).Error(applyErr, "Children rejected by the member apiserver; retrying at the resync")
+		applyErr = nil
 	}
 	// A ChildConflict is no error: the status says it, and the resync (reads
 	// only) notices when the name is free.
