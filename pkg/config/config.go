@@ -38,6 +38,9 @@ type Config struct {
 	Kubeconfig              string
 	// DNS configures DomainManagers (flags --dns-*).
 	DNS DNSConfig
+	// Members bounds what member Secrets may decide (flags --allow-member-*,
+	// --member-allowed-servers, --member-failure-threshold).
+	Members MemberSafetyConfig
 }
 
 // EnvPrefix starts every environment variable fleethub reads.
@@ -106,6 +109,7 @@ func newFlagSet(c *Config, getenv func(string) string, out io.Writer) (*flag.Fla
 	fs.StringVar(&c.PostgresImageRepository, "postgres-image-repository", "postgres", "Image repository of SimpleDB's PostgreSQL, without tag: the tag is the SimpleDB's major version (e.g. postgres:17). Point it at a mirror for air-gapped members.")
 	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", "Kubeconfig of the hub cluster; in-cluster config or $KUBECONFIG when empty.")
 	registerDNSFlags(fs, &c.DNS)
+	registerMemberSafetyFlags(fs, &c.Members)
 
 	// Environment first, so that flags given on the command line override it.
 	var envErrs []error
@@ -153,6 +157,7 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("log-format must be json or text, got %q", c.LogFormat))
 	}
 	errs = append(errs, c.DNS.validate()...)
+	errs = append(errs, c.Members.validate()...)
 	return errors.Join(errs...)
 }
 

@@ -132,7 +132,13 @@ func New(hubCfg *rest.Config, cfg config.Config, opts Options) (mcmanager.Manage
 			Burst:          cfg.MemberBurst,
 			RequestTimeout: cfg.MemberRequestTimeout,
 		},
-		Policy: kubeconfig.Policy{AllowExecPlugins: cfg.AllowExecPlugins, AllowInsecure: cfg.AllowInsecureMembers},
+		Policy: kubeconfig.Policy{
+			AllowExecPlugins: cfg.AllowExecPlugins, AllowInsecure: cfg.AllowInsecureMembers,
+			AllowProxy: cfg.Members.AllowProxy, AllowImpersonation: cfg.Members.AllowImpersonation,
+			AllowBasicAuth: cfg.Members.AllowBasicAuth, AllowAnonymous: cfg.Members.AllowAnonymous,
+			AllowLinkLocal: cfg.Members.AllowLinkLocal, AllowedServers: cfg.Members.AllowedServerList(),
+		},
+		FailureThreshold: cfg.Members.FailureThreshold,
 		ClusterOptions: []cluster.Option{func(o *cluster.Options) {
 			o.Scheme = scheme
 			o.Cache = MemberCacheOptions()

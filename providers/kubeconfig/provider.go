@@ -22,6 +22,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"sort"
 	"strings"
 	"sync"
@@ -83,6 +84,9 @@ type Options struct {
 	EngageTimeout time.Duration
 	// ProbeInterval is how often an engaged member's health is checked.
 	ProbeInterval time.Duration
+	// FailureThreshold is how many probes in a row must fail before a Ready
+	// member is reported unavailable (default 3): one lost probe is no outage.
+	FailureThreshold int
 	// InitialBackoff and MaxBackoff shape retries after a failed attempt.
 	InitialBackoff, MaxBackoff time.Duration
 	// OnEngage, if set, runs after a member is connected and before its
@@ -125,6 +129,9 @@ func New(opts Options) *Provider {
 	}
 	if opts.ProbeInterval <= 0 {
 		opts.ProbeInterval = 30 * time.Second
+	}
+	if opts.FailureThreshold <= 0 {
+		opts.FailureThreshold = 3
 	}
 	if opts.InitialBackoff <= 0 {
 		opts.InitialBackoff = time.Second
@@ -324,6 +331,17 @@ func (p *Provider) restConfig(name string, raw []byte, annotations map[string]st
 	// Bound every request but watches, which are long-lived by design.
 	timeout := settings.RequestTimeout
 	cfg.Wrap(func(rt httpRoundTripper) httpRoundTripper { return timeoutTransport{next: rt, timeout: timeout} })
+	// Only the named server is ever contacted: no redirect elsewhere, no
+	// link-local address behind a host name.
+	server, err := url.Parse(cfg.Host)
+	if err != nil {
+		return nil, settings, reject(ReasonMalformedKubeconfig, "server %q is not a URL", cfg.Host)
+	}
+	host := strings.ToLower(server.Host)
+	cfg.Wrap(func(rt httpRoundTripper) httpRoundTripper { return sameHostTransport{next: rt, host: host} })
+	if cfg.Dial == nil {
+		cfg.Dial = guardedDialer(p.opts.Policy)
+	}
 	if p.opts.RESTConfig != nil {
 		p.opts.RESTConfig(name, cfg)
 	}
