@@ -73,6 +73,10 @@ type Options struct {
 	Kinds map[string]string
 	// GroupVersion is the API group/version the Kinds belong to.
 	GroupVersion string
+	// Informers are, per kind, the objects whose informers that kind's
+	// controller reads (its CR and its children). They are synced before a
+	// member is handed to the controllers.
+	Informers map[string][]client.Object
 	// Defaults are the per-member client settings before annotations.
 	Defaults ClientSettings
 	// Policy says which risky kubeconfig features are allowed.
@@ -115,7 +119,15 @@ type Provider struct {
 
 	mu      sync.RWMutex
 	members map[string]*member
+	// identities maps a cluster identity to the member holding it.
+	identities map[string]string
 }
+
+// ErrMemberUnavailable is returned by Get for a member that is engaged but
+// has stopped answering. Unlike multicluster.ErrClusterNotFound it does not
+// drop the request: the reconcile fails at once (holding no worker) and is
+// retried with backoff, so nothing is lost when the member comes back.
+var ErrMemberUnavailable = errors.New("member cluster is unavailable")
 
 var (
 	_ multicluster.Provider         = &Provider{}
@@ -149,11 +161,12 @@ func New(opts Options) *Provider {
 		opts.Defaults.RequestTimeout = 30 * time.Second
 	}
 	return &Provider{
-		opts:    opts,
-		log:     ctrl.Log.WithName("kubeconfig-provider"),
-		metrics: defaultMetrics(),
-		members: map[string]*member{},
-		started: make(chan struct{}),
+		opts:       opts,
+		log:        ctrl.Log.WithName("kubeconfig-provider"),
+		metrics:    defaultMetrics(),
+		members:    map[string]*member{},
+		identities: map[string]string{},
+		started:    make(chan struct{}),
 	}
 }
 
@@ -208,6 +221,9 @@ func (p *Provider) Get(_ context.Context, name multicluster.ClusterName) (cluste
 	if !ok || m.engaged == nil {
 		return nil, multicluster.ErrClusterNotFound
 	}
+	if !m.available {
+		return nil, fmt.Errorf("%w: %s is %s (%s)", ErrMemberUnavailable, name, m.state.State, m.state.Reason)
+	}
 	return m.engaged, nil
 }
 
@@ -228,13 +244,14 @@ func (p *Provider) KindFilter(kind string) mcbuilder.EngageOptions {
 	})
 }
 
-// Members lists the registered member names and whether each is engaged.
+// Members lists the registered member names and whether each is engaged
+// and available to reconcilers.
 func (p *Provider) Members() map[string]bool {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	out := make(map[string]bool, len(p.members))
 	for n, m := range p.members {
-		out[n] = m.engaged != nil
+		out[n] = m.engaged != nil && m.available
 	}
 	return out
 }
@@ -354,6 +371,7 @@ func (p *Provider) remove(name, why string) {
 	p.mu.Lock()
 	m, ok := p.members[name]
 	delete(p.members, name)
+	p.releaseLocked(name)
 	p.mu.Unlock()
 	if !ok {
 		return
