@@ -111,28 +111,35 @@ func (p *Provider) run(ctx context.Context, m *member, cfg *rest.Config, setting
 			missing = st.State != StateReady
 		}
 		engaged := p.current(m) != nil
-		switch {
-		case st.State == StateRejected:
-			// A duplicate: nothing runs against it; it is checked again
-			// (one identity read) in case the holder goes away.
-			disengage()
-			failures, downSince = 0, time.Time{}
-		case !healthy:
+		if !healthy && st.State != StateRejected {
 			failures++
-			switch {
-			case engaged && downSince.IsZero() && failures < p.opts.FailureThreshold:
-				// One lost probe is no outage: keep serving and reporting Ready.
-				log.Info("Member probe failed; still engaged", "failures", failures, "threshold", p.opts.FailureThreshold, "reason", st.Reason, "message", st.Message)
-				st = p.stateOf(m)
-			case engaged && downSince.IsZero():
-				log.Info("Member unavailable; taken from the reconcilers until it recovers", "state", st.State, "reason", st.Reason)
-				downSince = time.Now()
-				p.setAvailable(m, false)
-			case engaged && time.Since(downSince) > keepEngagedFor:
+		}
+		var down time.Duration
+		if !downSince.IsZero() {
+			down = time.Since(downSince)
+		}
+		switch decide(observation{
+			rejected: st.State == StateRejected, healthy: healthy, engaged: engaged, hidden: !downSince.IsZero(),
+			rebuild: changed || !sameKinds(p.kindsOf(m), kinds), failures: failures, down: down,
+		}, p.opts.FailureThreshold) {
+		case actDrop:
+			// A duplicate (nothing runs against it; it is checked again, one
+			// identity read, in case the holder goes away), or a long outage.
+			if engaged && st.State != StateRejected {
 				log.Info("Member unavailable for long; dropping its cache", "since", downSince.UTC().Format(time.RFC3339))
-				disengage()
 			}
-		case !engaged || changed || !sameKinds(p.kindsOf(m), kinds):
+			disengage()
+			if st.State == StateRejected {
+				failures, downSince = 0, time.Time{}
+			}
+		case actTolerate:
+			log.Info("Member probe failed; still engaged", "failures", failures, "threshold", p.opts.FailureThreshold, "reason", st.Reason, "message", st.Message)
+			st = p.stateOf(m)
+		case actHide:
+			log.Info("Member unavailable; taken from the reconcilers until it recovers", "state", st.State, "reason", st.Reason)
+			downSince = time.Now()
+			p.setAvailable(m, false)
+		case actEngage:
 			// New connection, a rebuilt cluster, or CRDs came or went:
 			// (re)build the member's cluster so every kind it now has
 			// starts from a fresh cache.
@@ -151,12 +158,14 @@ func (p *Provider) run(ctx context.Context, m *member, cfg *rest.Config, setting
 			}
 			stopCluster = cancel
 			log.Info("Member engaged", "kinds", kindList(kinds))
-		default:
-			if !downSince.IsZero() {
-				log.Info("Member available again", "unavailableFor", time.Since(downSince).Round(time.Second).String())
-				p.setAvailable(m, true)
-			}
+		case actShow:
+			log.Info("Member available again", "unavailableFor", down.Round(time.Second).String())
+			p.setAvailable(m, true)
 			failures, downSince = 0, time.Time{}
+		case actNone:
+			if healthy {
+				failures = 0
+			}
 		}
 		p.setState(ctx, m, st)
 
@@ -175,6 +184,56 @@ func (p *Provider) run(ctx context.Context, m *member, cfg *rest.Config, setting
 		case <-time.After(delay):
 		}
 	}
+}
+
+// observation is what one check of a member found, with what came before.
+type observation struct {
+	rejected bool          // its identity belongs to another Secret
+	healthy  bool          // answering (Ready or MissingCRDs)
+	engaged  bool          // has a cluster handed to the controllers
+	hidden   bool          // engaged but taken from the reconcilers
+	rebuild  bool          // the cluster or its kinds are not the engaged ones
+	failures int           // failed checks in a row, this one included
+	down     time.Duration // how long it has been hidden
+}
+
+type action int
+
+const (
+	actNone     action = iota // nothing changes
+	actTolerate               // a failed check below the threshold: keep serving, report the last state
+	actHide                   // take it from the reconcilers, keep cache and watches
+	actDrop                   // drop cache and watches
+	actEngage                 // build a fresh cluster and hand it to the controllers
+	actShow                   // hand the kept cluster back to the reconcilers
+)
+
+// decide is the member life cycle: a pure function of one observation.
+func decide(o observation, threshold int) action {
+	switch {
+	case o.rejected:
+		if o.engaged {
+			return actDrop
+		}
+		return actNone
+	case !o.healthy:
+		switch {
+		case !o.engaged:
+			return actNone
+		case !o.hidden && o.failures < threshold:
+			return actTolerate
+		case !o.hidden:
+			return actHide
+		case o.down > keepEngagedFor:
+			return actDrop
+		}
+		return actNone
+	case !o.engaged || o.rebuild:
+		return actEngage
+	case o.hidden:
+		return actShow
+	}
+	return actNone
 }
 
 // check identifies the member and, unless its identity belongs to another
