@@ -98,14 +98,16 @@ func (p *Provider) run(ctx context.Context, m *member, cfg *rest.Config, setting
 		return
 	}
 	backoff := p.newBackoff()
-	missing := true // until a probe finds every kind
-	failures := 0   // failed checks in a row
+	missing := true  // until a probe finds every kind
+	failures := 0    // failed checks in a row
+	rebuild := false // the cluster behind the Secret changed; kept until rebuilt
 	var downSince time.Time
 	for {
 		st, kinds, changed := p.check(ctx, m, dc, core, cfg, missing)
 		if ctx.Err() != nil {
 			return
 		}
+		rebuild = rebuild || changed
 		healthy := st.State == StateReady || st.State == StateMissingCRDs
 		if st.State != StateRejected {
 			missing = st.State != StateReady
@@ -120,7 +122,7 @@ func (p *Provider) run(ctx context.Context, m *member, cfg *rest.Config, setting
 		}
 		switch decide(observation{
 			rejected: st.State == StateRejected, healthy: healthy, engaged: engaged, hidden: !downSince.IsZero(),
-			rebuild: changed || !sameKinds(p.kindsOf(m), kinds), failures: failures, down: down,
+			rebuild: rebuild || !sameKinds(p.kindsOf(m), kinds), failures: failures, down: down,
 		}, p.opts.FailureThreshold) {
 		case actDrop:
 			// A duplicate (nothing runs against it; it is checked again, one
@@ -144,7 +146,7 @@ func (p *Provider) run(ctx context.Context, m *member, cfg *rest.Config, setting
 			// (re)build the member's cluster so every kind it now has
 			// starts from a fresh cache.
 			disengage()
-			failures, downSince = 0, time.Time{}
+			failures, downSince, rebuild = 0, time.Time{}, false
 			cancel, err := p.engage(ctx, m, cfg, kinds)
 			if err != nil {
 				var est *memberState
