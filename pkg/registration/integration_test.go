@@ -236,7 +236,7 @@ func TestRegisterLifecycle(t *testing.T) {
 			r := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &a}}
 			fleettest.Must(t, sa.Create(ctx, r))
 			if r.Status.Allowed != want {
-				t.Errorf("%s %s/%s/%s in %q: allowed=%v, want %v", a.Verb, a.Group, a.Resource, a.Subresource, a.Namespace, r.Status.Allowed, want)
+				t.Errorf("%s %s/%s/%s %q in %q: allowed=%v, want %v", a.Verb, a.Group, a.Resource, a.Subresource, a.Name, a.Namespace, r.Status.Allowed, want)
 			}
 		}
 		n := 0
@@ -245,6 +245,15 @@ func TestRegisterLifecycle(t *testing.T) {
 				for _, res := range rule.Resources {
 					resource, sub, _ := strings.Cut(res, "/")
 					for _, v := range rule.Verbs {
+						if len(rule.ResourceNames) > 0 {
+							// Only those objects, wherever they are.
+							for _, name := range rule.ResourceNames {
+								check(authorizationv1.ResourceAttributes{Group: g, Resource: resource, Subresource: sub, Verb: v, Name: name}, true)
+								check(authorizationv1.ResourceAttributes{Group: g, Resource: resource, Subresource: sub, Verb: v, Name: name + "-other"}, false)
+								n++
+							}
+							continue
+						}
 						check(authorizationv1.ResourceAttributes{Group: g, Resource: resource, Subresource: sub, Verb: v, Namespace: "team-a"}, true)
 						n++
 					}
@@ -259,6 +268,8 @@ func TestRegisterLifecycle(t *testing.T) {
 			{Resource: "pods", Subresource: "exec", Verb: "create", Namespace: "team-a"},
 			{Resource: "serviceaccounts", Subresource: "token", Verb: "create", Namespace: "fleethub-system"},
 			{Resource: "namespaces", Verb: "delete"},
+			{Resource: "namespaces", Verb: "list"},
+			{Resource: "namespaces", Verb: "get", Name: "default"},
 			{Group: "apiextensions.k8s.io", Resource: "customresourcedefinitions", Verb: "create"},
 		} {
 			check(a, false)
