@@ -1,15 +1,11 @@
 package kubeconfig
 
 import (
-	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
-	"syscall"
-	"time"
 )
 
 // Link-local ranges: cloud metadata services (169.254.169.254, fd00:ec2::254
@@ -72,29 +68,6 @@ func allowed(host string, addr netip.Addr, isIP bool, list []string) bool {
 		}
 	}
 	return false
-}
-
-// guardedDialer refuses, just before connecting, a link-local address a host
-// name resolved to: the parse-time check sees only IP literals.
-func guardedDialer(policy Policy) func(ctx context.Context, network, address string) (net.Conn, error) {
-	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
-	if !policy.AllowLinkLocal {
-		d.Control = refuseLinkLocal
-	}
-	return d.DialContext
-}
-
-// refuseLinkLocal is a net.Dialer Control hook: it runs after the name is
-// resolved and before connect, so a refused address is never contacted.
-func refuseLinkLocal(_, address string, _ syscall.RawConn) error {
-	host, _, err := net.SplitHostPort(address)
-	if err != nil {
-		return err
-	}
-	if a, ok := parseIP(host); ok && isLinkLocal(a) {
-		return fmt.Errorf("refusing to connect to link-local address %s", address)
-	}
-	return nil
 }
 
 // sameHostTransport sends requests only to the member's own server: a

@@ -60,21 +60,3 @@ func TestRedirectToAnotherHostIsNotFollowed(t *testing.T) {
 		t.Fatalf("the redirect target got %d requests over %d connections", n, c)
 	}
 }
-
-// The dial-time guard refuses link-local addresses a host name resolved to.
-// It is called here directly: nothing is dialled.
-func TestDialGuardRefusesLinkLocal(t *testing.T) {
-	for addr, refused := range map[string]bool{
-		"169.254.169.254:80":       true,
-		"[fe80::1]:6443":           true,
-		"[::ffff:169.254.0.1]:443": true,
-		"127.0.0.1:6443":           false,
-		"[::1]:6443":               false,
-		"10.0.0.1:6443":            false,
-	} {
-		err := refuseLinkLocal("tcp", addr, nil)
-		if (err != nil) != refused {
-			t.Errorf("refuseLinkLocal(%s) = %v, want refused=%v", addr, err, refused)
-		}
-	}
-}

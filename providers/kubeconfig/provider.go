@@ -348,17 +348,15 @@ func (p *Provider) restConfig(name string, raw []byte, annotations map[string]st
 	// Bound every request but watches, which are long-lived by design.
 	timeout := settings.RequestTimeout
 	cfg.Wrap(func(rt httpRoundTripper) httpRoundTripper { return timeoutTransport{next: rt, timeout: timeout} })
-	// Only the named server is ever contacted: no redirect elsewhere, no
-	// link-local address behind a host name.
+	// Only the named server is ever contacted: no redirect elsewhere. (No
+	// custom dialer for the link-local check: client-go would then build a
+	// transport, and idle connections, per client instead of per member.)
 	server, err := url.Parse(cfg.Host)
 	if err != nil {
 		return nil, settings, reject(ReasonMalformedKubeconfig, "server %q is not a URL", cfg.Host)
 	}
 	host := strings.ToLower(server.Host)
 	cfg.Wrap(func(rt httpRoundTripper) httpRoundTripper { return sameHostTransport{next: rt, host: host} })
-	if cfg.Dial == nil {
-		cfg.Dial = guardedDialer(p.opts.Policy)
-	}
 	if p.opts.RESTConfig != nil {
 		p.opts.RESTConfig(name, cfg)
 	}
