@@ -40,6 +40,9 @@ type Config struct {
 	DNS DNSConfig
 	// Fairness bounds each reconcile (--reconcile-timeout).
 	Fairness FairnessConfig
+	// Members bounds what member Secrets may decide (flags --allow-member-*,
+	// --member-allowed-servers, --member-failure-threshold).
+	Members MemberSafetyConfig
 }
 
 // EnvPrefix starts every environment variable fleethub reads.
@@ -109,6 +112,7 @@ func newFlagSet(c *Config, getenv func(string) string, out io.Writer) (*flag.Fla
 	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", "Kubeconfig of the hub cluster; in-cluster config or $KUBECONFIG when empty.")
 	registerDNSFlags(fs, &c.DNS)
 	registerFairnessFlags(fs, &c.Fairness)
+	registerMemberSafetyFlags(fs, &c.Members)
 
 	// Environment first, so that flags given on the command line override it.
 	var envErrs []error
@@ -157,6 +161,7 @@ func (c Config) Validate() error {
 	}
 	errs = append(errs, c.DNS.validate()...)
 	errs = append(errs, c.Fairness.validate()...)
+	errs = append(errs, c.Members.validate()...)
 	return errors.Join(errs...)
 }
 

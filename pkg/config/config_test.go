@@ -57,6 +57,24 @@ func TestParse(t *testing.T) {
 		}},
 		{name: "no reconcile deadline is refused", args: []string{"--reconcile-timeout=0"}, wantErr: "reconcile-timeout"},
 		{name: "stray argument", args: []string{"extra"}, wantErr: "unexpected arguments"},
+		{name: "member safety defaults refuse", check: func(t *testing.T, c Config) {
+			if c.Members != (MemberSafetyConfig{FailureThreshold: 3}) {
+				t.Errorf("member safety defaults = %+v", c.Members)
+			}
+		}},
+		{name: "member safety flags", args: []string{"--allow-member-proxy", "--allow-member-impersonation", "--allow-member-basic-auth", "--allow-anonymous-members", "--allow-link-local-members", "--member-failure-threshold=5"},
+			env: map[string]string{"FLEETHUB_MEMBER_ALLOWED_SERVERS": "api.example.com, 10.0.0.0/8,2001:db8::1"}, check: func(t *testing.T, c Config) {
+				m := c.Members
+				if !m.AllowProxy || !m.AllowImpersonation || !m.AllowBasicAuth || !m.AllowAnonymous || !m.AllowLinkLocal || m.FailureThreshold != 5 {
+					t.Errorf("member safety = %+v", m)
+				}
+				if got := strings.Join(m.AllowedServerList(), "|"); got != "api.example.com|10.0.0.0/8|2001:db8::1" {
+					t.Errorf("allowed servers = %q", got)
+				}
+			}},
+		{name: "zero failure threshold", args: []string{"--member-failure-threshold=0"}, wantErr: "member-failure-threshold"},
+		{name: "bad allowed server", args: []string{"--member-allowed-servers=https://x"}, wantErr: "member-allowed-servers"},
+		{name: "bad allowed CIDR", args: []string{"--member-allowed-servers=10.0.0.0/33"}, wantErr: "member-allowed-servers"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

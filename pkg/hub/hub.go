@@ -115,7 +115,10 @@ func controllerOptions(cfg config.Config, skipNameValidation *bool) controller.T
 // setup of its controller. A member is engaged for the kinds whose CRDs it has.
 type kind struct {
 	resource, kind string
-	setup          func(engage mcbuilder.EngageOptions) error
+	// informers are what the kind's controller watches and reads from the
+	// member cache; the provider syncs them before handing a member over.
+	informers []client.Object
+	setup     func(engage mcbuilder.EngageOptions) error
 }
 
 // New builds the hub manager from cfg against the hub cluster at hubCfg.
@@ -128,25 +131,28 @@ func New(hubCfg *rest.Config, cfg config.Config, opts Options) (mcmanager.Manage
 	noPriorityQueue := false
 	ctrlOpts := controllerOptions(cfg, &opts.SkipControllerNameValidation)
 	kinds := []kind{
-		{resource: "webapps", kind: "WebApp", setup: func(engage mcbuilder.EngageOptions) error {
+		{resource: "webapps", kind: "WebApp", informers: []client.Object{&v1alpha1.WebApp{}, &appsv1.Deployment{}, &corev1.Service{}, &corev1.PersistentVolumeClaim{}}, setup: func(engage mcbuilder.EngageOptions) error {
 			return (&webapp.Reconciler{Manager: mgr, ResyncInterval: cfg.ResyncInterval}).SetupWithManager(mgr, ctrlOpts, engage)
 		}},
-		{resource: "domainmanagers", kind: "DomainManager", setup: func(engage mcbuilder.EngageOptions) error {
+		{resource: "domainmanagers", kind: "DomainManager", informers: []client.Object{&v1alpha1.DomainManager{}}, setup: func(engage mcbuilder.EngageOptions) error {
 			return setupDomainManager(mgr, cfg, ctrlOpts, engage)
 		}},
-		{resource: "simpledbs", kind: "SimpleDB", setup: func(engage mcbuilder.EngageOptions) error {
+		{resource: "simpledbs", kind: "SimpleDB", informers: []client.Object{&v1alpha1.SimpleDB{}, &corev1.Secret{}, &corev1.PersistentVolumeClaim{}, &appsv1.Deployment{}, &corev1.Service{}}, setup: func(engage mcbuilder.EngageOptions) error {
 			return (&simpledb.Reconciler{Manager: mgr, ResyncInterval: cfg.ResyncInterval, ImageRepository: cfg.PostgresImageRepository}).SetupWithManager(mgr, ctrlOpts, engage)
 		}},
 	}
 	resources := map[string]string{}
+	informers := map[string][]client.Object{}
 	for _, k := range kinds {
 		resources[k.resource] = k.kind
+		informers[k.kind] = k.informers
 	}
 
 	provider := kubeconfig.New(kubeconfig.Options{
 		Namespace:     cfg.HubNamespace,
 		GroupVersion:  v1alpha1.GroupVersion.String(),
 		Kinds:         resources,
+		Informers:     informers,
 		EngageTimeout: cfg.MemberEngageTimeout,
 		ProbeInterval: cfg.MemberProbeInterval,
 		Defaults: kubeconfig.ClientSettings{
@@ -154,7 +160,13 @@ func New(hubCfg *rest.Config, cfg config.Config, opts Options) (mcmanager.Manage
 			Burst:          cfg.MemberBurst,
 			RequestTimeout: cfg.MemberRequestTimeout,
 		},
-		Policy: kubeconfig.Policy{AllowExecPlugins: cfg.AllowExecPlugins, AllowInsecure: cfg.AllowInsecureMembers},
+		Policy: kubeconfig.Policy{
+			AllowExecPlugins: cfg.AllowExecPlugins, AllowInsecure: cfg.AllowInsecureMembers,
+			AllowProxy: cfg.Members.AllowProxy, AllowImpersonation: cfg.Members.AllowImpersonation,
+			AllowBasicAuth: cfg.Members.AllowBasicAuth, AllowAnonymous: cfg.Members.AllowAnonymous,
+			AllowLinkLocal: cfg.Members.AllowLinkLocal, AllowedServers: cfg.Members.AllowedServerList(),
+		},
+		FailureThreshold: cfg.Members.FailureThreshold,
 		ClusterOptions: []cluster.Option{func(o *cluster.Options) {
 			o.Scheme = scheme
 			o.Cache = MemberCacheOptions()

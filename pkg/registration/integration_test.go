@@ -236,7 +236,7 @@ func TestRegisterLifecycle(t *testing.T) {
 			r := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &a}}
 			fleettest.Must(t, sa.Create(ctx, r))
 			if r.Status.Allowed != want {
-				t.Errorf("%s %s/%s/%s in %q: allowed=%v, want %v", a.Verb, a.Group, a.Resource, a.Subresource, a.Namespace, r.Status.Allowed, want)
+				t.Errorf("%s %s/%s/%s %q in %q: allowed=%v, want %v", a.Verb, a.Group, a.Resource, a.Subresource, a.Name, a.Namespace, r.Status.Allowed, want)
 			}
 		}
 		n := 0
@@ -245,6 +245,15 @@ func TestRegisterLifecycle(t *testing.T) {
 				for _, res := range rule.Resources {
 					resource, sub, _ := strings.Cut(res, "/")
 					for _, v := range rule.Verbs {
+						if len(rule.ResourceNames) > 0 {
+							// Only those objects, wherever they are.
+							for _, name := range rule.ResourceNames {
+								check(authorizationv1.ResourceAttributes{Group: g, Resource: resource, Subresource: sub, Verb: v, Name: name}, true)
+								check(authorizationv1.ResourceAttributes{Group: g, Resource: resource, Subresource: sub, Verb: v, Name: name + "-other"}, false)
+								n++
+							}
+							continue
+						}
 						check(authorizationv1.ResourceAttributes{Group: g, Resource: resource, Subresource: sub, Verb: v, Namespace: "team-a"}, true)
 						n++
 					}
@@ -259,6 +268,8 @@ func TestRegisterLifecycle(t *testing.T) {
 			{Resource: "pods", Subresource: "exec", Verb: "create", Namespace: "team-a"},
 			{Resource: "serviceaccounts", Subresource: "token", Verb: "create", Namespace: "fleethub-system"},
 			{Resource: "namespaces", Verb: "delete"},
+			{Resource: "namespaces", Verb: "list"},
+			{Resource: "namespaces", Verb: "get", Name: "default"},
 			{Group: "apiextensions.k8s.io", Resource: "customresourcedefinitions", Verb: "create"},
 		} {
 			check(a, false)
@@ -310,6 +321,8 @@ func TestRegisterLifecycle(t *testing.T) {
 	})
 
 	t.Run("re-running register rotates the token idempotently", func(t *testing.T) {
+		engagedBefore, err := mgr.Provider.Get(ctx, m1)
+		fleettest.Must(t, err)
 		before := &corev1.Secret{}
 		fleettest.Must(t, fleet.Hub.Client.Get(ctx, client.ObjectKey{Namespace: fleettest.HubNamespace, Name: m1}, before))
 		out := &bytes.Buffer{}
@@ -349,10 +362,49 @@ func TestRegisterLifecycle(t *testing.T) {
 			t.Errorf("objects after two runs: %d ServiceAccounts, %d ClusterRoleBindings, %d ClusterRoles, %d hub Secrets; want 1 each",
 				len(sas.Items), len(crbs.Items), len(crs.Items), len(secrets.Items))
 		}
-		// The new token works for the hub too.
-		fleettest.Must(t, mgr.WaitEngaged(ctx, m1))
+		// The hub reconnects with the new token: a new engagement whose
+		// client carries it (the old engagement would still answer, since a
+		// rotated-away token stays valid, so waiting for "engaged" proves nothing).
+		newToken := token(t, again.Kubeconfig)
+		fleettest.Must(t, fleettest.Eventually(ctx, 30*time.Second, func() error {
+			cl, err := mgr.Provider.Get(ctx, m1)
+			if err != nil {
+				return err
+			}
+			if cl == engagedBefore {
+				return fmt.Errorf("the hub still uses the engagement made with the old token")
+			}
+			if got := cl.GetConfig().BearerToken; got != newToken {
+				return fmt.Errorf("the engaged member's client does not carry the new token")
+			}
+			return nil
+		}))
 		webAppGetsDeployment(t, "shop-after-rotation")
 		reg = again
+	})
+
+	t.Run("register refuses the same cluster under another name", func(t *testing.T) {
+		// The hub records the member's identity once it has engaged it.
+		fleettest.Must(t, fleettest.Eventually(ctx, 30*time.Second, func() error {
+			s := &corev1.Secret{}
+			if err := fleet.Hub.Client.Get(ctx, client.ObjectKey{Namespace: fleettest.HubNamespace, Name: m1}, s); err != nil {
+				return err
+			}
+			if s.Annotations[kubeconfig.AnnotationClusterIdentity] == "" {
+				return fmt.Errorf("no identity recorded on secret %s", m1)
+			}
+			return nil
+		}))
+		o := registerOptions(t)
+		o.Name = "m1-again"
+		_, err := registration.Register(ctx, o)
+		if err == nil || !strings.Contains(err.Error(), `already registered on the hub as member "`+m1+`"`) {
+			t.Fatalf("registering %s a second time as m1-again: %v, want a refusal naming %s", m1, err, m1)
+		}
+		err = fleet.Hub.Client.Get(ctx, client.ObjectKey{Namespace: fleettest.HubNamespace, Name: "m1-again"}, &corev1.Secret{})
+		if !apierrors.IsNotFound(err) {
+			t.Errorf("secret m1-again: %v, want NotFound", err)
+		}
 	})
 
 	t.Run("list shows the state the hub reports", func(t *testing.T) {

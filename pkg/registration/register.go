@@ -178,6 +178,9 @@ func Register(ctx context.Context, o RegisterOptions) (*Registration, error) {
 	if err := hc.Apply(ctx, secret, client.FieldOwner(FieldManager), client.ForceOwnership, client.DryRunAll); err != nil {
 		return nil, explainHubSecret(hub, o, err)
 	}
+	if err := checkNotRegisteredElsewhere(ctx, o, mc, hc, member, hub); err != nil {
+		return nil, err
+	}
 
 	fmt.Fprintf(o.Out, "Registering member %q (%s) with the hub (%s, namespace %s)\n", o.Name, cluster.Server, o.Hub.Host, o.HubNamespace)
 	step := func(what, result string) { fmt.Fprintf(o.Out, "  member: %s %s\n", what, result) }
@@ -256,6 +259,27 @@ func Register(ctx context.Context, o RegisterOptions) (*Registration, error) {
 	fmt.Fprintf(o.Out, "  hub:    %s %s\n", "secret/"+o.Name, result)
 	fmt.Fprintf(o.Out, "Member %q registered. Rotate its token before %s by running this command again.\n", o.Name, expires.Format(time.RFC3339))
 	return &Registration{Kubeconfig: kc, TokenExpiration: expires, Secret: strings.Fields(result)[0]}, nil
+}
+
+// checkNotRegisteredElsewhere refuses a member the hub already knows under
+// another name: the hub would refuse the second Secret (DuplicateCluster)
+// anyway, and the first is what keeps working.
+func checkNotRegisteredElsewhere(ctx context.Context, o RegisterOptions, mc, hc client.Client, member, hub target) error {
+	ns := &corev1.Namespace{}
+	if err := mc.Get(ctx, client.ObjectKey{Name: kubeconfig.IdentityNamespace}, ns); err != nil {
+		return explain(member, "reading namespace "+kubeconfig.IdentityNamespace+" (the cluster's identity)", err)
+	}
+	list := &corev1.SecretList{}
+	if err := hc.List(ctx, list, client.InNamespace(o.HubNamespace), client.MatchingLabels{kubeconfig.SecretLabel: "true"}); err != nil {
+		return explain(hub, "listing member secrets in namespace "+o.HubNamespace, err)
+	}
+	for _, s := range list.Items {
+		if s.Name != o.Name && s.Annotations[kubeconfig.AnnotationClusterIdentity] == string(ns.UID) {
+			return fmt.Errorf("%s is already registered on the hub as member %q (secret %s/%s records its identity, namespace %s UID %s): re-run register with that name, or unregister it first",
+				member, s.Name, o.HubNamespace, s.Name, kubeconfig.IdentityNamespace, ns.UID)
+		}
+	}
+	return nil
 }
 
 func explainHubSecret(hub target, o RegisterOptions, err error) error {

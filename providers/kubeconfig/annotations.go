@@ -22,6 +22,10 @@ const (
 	AnnotationLastTransition = "app.54b3r.io/member-last-transition"
 	// AnnotationKinds lists the fleethub kinds engaged in the member, comma-separated.
 	AnnotationKinds = "app.54b3r.io/member-kinds"
+	// AnnotationClusterIdentity is the member's identity: the UID of its
+	// kube-system namespace. Only the Secret holding that identity records
+	// it; a second Secret for the same cluster is Rejected (DuplicateCluster).
+	AnnotationClusterIdentity = "app.54b3r.io/cluster-identity"
 )
 
 // State is a member cluster's health as the hub sees it.

@@ -331,13 +331,24 @@ func TestRemovedMemberReleasesEverything(t *testing.T) {
 			return nil
 		})
 	}
-	if _, ok := gauge("fleethub_member_cluster_ready", "cluster", "m3"); ok {
-		t.Error("metrics series of a removed member remain")
-	}
-	// Three register/unregister rounds must not leave goroutines behind
-	// (a leaked cache alone holds dozens).
+	// The provider forgets a member as soon as it is removed, but drops its
+	// series only once the member's goroutine has ended (remove waits for
+	// it); so the series may outlive the name for a moment, never for long.
 	eventually(t, func() error {
-		if now := settle(); now > base+10 {
+		if _, ok := gauge("fleethub_member_cluster_ready", "cluster", "m3"); ok {
+			return fmt.Errorf("metrics series of a removed member remain")
+		}
+		return nil
+	})
+	// Three register/unregister rounds must not leave the member's cache,
+	// informers or connections behind (a leaked cache alone holds dozens).
+	// multicluster-runtime v0.24.1 keeps one goroutine per watch source per
+	// engagement until the controller stops (startWithinContext waits on the
+	// controller's context): m3 has the WebApp and SimpleDB CRDs by now, so
+	// each round leaves up to 9 (4 + 5 sources) of those; nothing else.
+	const upstreamPerRound = 9
+	eventually(t, func() error {
+		if now := settle(); now > base+10+3*upstreamPerRound {
 			return fmt.Errorf("goroutines: %d before, %d after removing the member", base, now)
 		}
 		return nil

@@ -12,10 +12,14 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/discovery"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
+	crcache "sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/cluster"
 	"sigs.k8s.io/multicluster-runtime/pkg/multicluster"
 )
@@ -31,9 +35,11 @@ type member struct {
 	done        chan struct{}
 
 	// Guarded by Provider.mu.
-	engaged cluster.Cluster // the cluster controllers run against, or nil
-	kinds   map[string]bool
-	state   memberState
+	engaged   cluster.Cluster // the cluster controllers run against, or nil
+	available bool            // engaged and answering: handed to reconcilers
+	kinds     map[string]bool
+	state     memberState
+	identity  string // UID of the member's kube-system namespace, once read
 }
 
 type memberState struct {
@@ -41,6 +47,9 @@ type memberState struct {
 	Reason  string
 	Message string
 }
+
+// Error lets engage report a failure as the state it puts the member in.
+func (s *memberState) Error() string { return s.Message }
 
 func newMember(name, fingerprint string, secret *corev1.Secret) *member {
 	return &member{
@@ -50,8 +59,17 @@ func newMember(name, fingerprint string, secret *corev1.Secret) *member {
 	}
 }
 
-// run owns one member: connect, engage, probe on an interval, and on failure
-// disengage and retry with backoff, until the member is removed.
+// keepEngagedFor is how long an unavailable member keeps its cache and its
+// controllers' watches. Within it, a member that comes back resumes where its
+// informers were (they reconnect by themselves); multicluster-runtime v0.24.1
+// keeps one goroutine per watch source per engagement until the controller
+// stops, so re-engaging on every flap would grow the hub without bound. A
+// longer outage is rebuilt from a fresh list.
+const keepEngagedFor = 2 * time.Minute
+
+// run owns one member: identify, connect, engage, probe on an interval; on
+// failure take it from the reconcilers and retry with backoff, until the
+// member is removed.
 func (p *Provider) run(ctx context.Context, m *member, cfg *rest.Config, settings ClientSettings) {
 	defer close(m.done)
 	log := p.log.WithValues("cluster", m.name)
@@ -60,7 +78,7 @@ func (p *Provider) run(ctx context.Context, m *member, cfg *rest.Config, setting
 	var stopCluster context.CancelFunc
 	disengage := func() {
 		p.mu.Lock()
-		m.engaged, m.kinds = nil, nil
+		m.engaged, m.kinds, m.available = nil, nil, false
 		p.mu.Unlock()
 		if stopCluster != nil {
 			stopCluster()
@@ -74,46 +92,87 @@ func (p *Provider) run(ctx context.Context, m *member, cfg *rest.Config, setting
 		p.setState(ctx, m, memberState{State: StateRejected, Reason: ReasonMalformedKubeconfig, Message: err.Error()})
 		return
 	}
+	core, err := corev1client.NewForConfig(rest.CopyConfig(cfg))
+	if err != nil {
+		p.setState(ctx, m, memberState{State: StateRejected, Reason: ReasonMalformedKubeconfig, Message: err.Error()})
+		return
+	}
 	backoff := p.newBackoff()
-	missing := true // until a probe finds every kind
+	missing := true  // until a probe finds every kind
+	failures := 0    // failed checks in a row
+	rebuild := false // the cluster behind the Secret changed; kept until rebuilt
+	var downSince time.Time
 	for {
-		if missing && p.opts.InstallCRDs != nil {
-			ictx, cancel := context.WithTimeout(ctx, p.opts.EngageTimeout)
-			if err := p.opts.InstallCRDs(ictx, cfg); err != nil && ctx.Err() == nil {
-				log.Error(err, "Installing fleethub CRDs in the member failed")
-				p.recorder.Eventf(m.secret, nil, corev1.EventTypeWarning, "InstallCRDsFailed", "InstallCRDs", "%s", truncate(err.Error(), 900))
-			}
-			cancel()
-		}
-		st, kinds := p.probe(ctx, dc)
-		missing = st.State != StateReady
+		st, kinds, changed := p.check(ctx, m, dc, core, cfg, missing)
 		if ctx.Err() != nil {
 			return
 		}
+		rebuild = rebuild || changed
 		healthy := st.State == StateReady || st.State == StateMissingCRDs
-		switch {
-		case !healthy:
-			if p.current(m) != nil {
-				log.Info("Member unhealthy; disengaging until it recovers", "state", st.State, "reason", st.Reason)
+		if st.State != StateRejected {
+			missing = st.State != StateReady
+		}
+		engaged := p.current(m) != nil
+		if !healthy && st.State != StateRejected {
+			failures++
+		}
+		var down time.Duration
+		if !downSince.IsZero() {
+			down = time.Since(downSince)
+		}
+		switch decide(observation{
+			rejected: st.State == StateRejected, healthy: healthy, engaged: engaged, hidden: !downSince.IsZero(),
+			rebuild: rebuild || !sameKinds(p.kindsOf(m), kinds), failures: failures, down: down,
+		}, p.opts.FailureThreshold) {
+		case actDrop:
+			// A duplicate (nothing runs against it; it is checked again, one
+			// identity read, in case the holder goes away), or a long outage.
+			if engaged && st.State != StateRejected {
+				log.Info("Member unavailable for long; dropping its cache", "since", downSince.UTC().Format(time.RFC3339))
 			}
 			disengage()
-		case p.current(m) == nil || !sameKinds(p.kindsOf(m), kinds):
-			// New connection, or CRDs came or went: (re)build the member's
-			// cluster so every kind it now has starts from a fresh cache.
+			if st.State == StateRejected {
+				failures, downSince = 0, time.Time{}
+			}
+		case actTolerate:
+			log.Info("Member probe failed; still engaged", "failures", failures, "threshold", p.opts.FailureThreshold, "reason", st.Reason, "message", st.Message)
+			st = p.stateOf(m)
+		case actHide:
+			log.Info("Member unavailable; taken from the reconcilers until it recovers", "state", st.State, "reason", st.Reason)
+			downSince = time.Now()
+			p.setAvailable(m, false)
+		case actEngage:
+			// New connection, a rebuilt cluster, or CRDs came or went:
+			// (re)build the member's cluster so every kind it now has
+			// starts from a fresh cache.
 			disengage()
+			failures, downSince, rebuild = 0, time.Time{}, false
 			cancel, err := p.engage(ctx, m, cfg, kinds)
 			if err != nil {
-				st = memberState{State: StateUnreachable, Reason: "EngageFailed", Message: err.Error()}
+				var est *memberState
+				if errors.As(err, &est) {
+					st = *est
+				} else {
+					st = memberState{State: StateUnreachable, Reason: "EngageFailed", Message: err.Error()}
+				}
 				healthy = false
 				break
 			}
 			stopCluster = cancel
 			log.Info("Member engaged", "kinds", kindList(kinds))
+		case actShow:
+			log.Info("Member available again", "unavailableFor", down.Round(time.Second).String())
+			p.setAvailable(m, true)
+			failures, downSince = 0, time.Time{}
+		case actNone:
+			if healthy {
+				failures = 0
+			}
 		}
 		p.setState(ctx, m, st)
 
 		delay := p.opts.ProbeInterval
-		if healthy {
+		if healthy || st.State == StateRejected {
 			backoff = p.newBackoff()
 		} else {
 			// Back off, but never probe less often than a healthy member:
@@ -127,6 +186,115 @@ func (p *Provider) run(ctx context.Context, m *member, cfg *rest.Config, setting
 		case <-time.After(delay):
 		}
 	}
+}
+
+// observation is what one check of a member found, with what came before.
+type observation struct {
+	rejected bool          // its identity belongs to another Secret
+	healthy  bool          // answering (Ready or MissingCRDs)
+	engaged  bool          // has a cluster handed to the controllers
+	hidden   bool          // engaged but taken from the reconcilers
+	rebuild  bool          // the cluster or its kinds are not the engaged ones
+	failures int           // failed checks in a row, this one included
+	down     time.Duration // how long it has been hidden
+}
+
+type action int
+
+const (
+	actNone     action = iota // nothing changes
+	actTolerate               // a failed check below the threshold: keep serving, report the last state
+	actHide                   // take it from the reconcilers, keep cache and watches
+	actDrop                   // drop cache and watches
+	actEngage                 // build a fresh cluster and hand it to the controllers
+	actShow                   // hand the kept cluster back to the reconcilers
+)
+
+// decide is the member life cycle: a pure function of one observation.
+func decide(o observation, threshold int) action {
+	switch {
+	case o.rejected:
+		if o.engaged {
+			return actDrop
+		}
+		return actNone
+	case !o.healthy:
+		switch {
+		case !o.engaged:
+			return actNone
+		case !o.hidden && o.failures < threshold:
+			return actTolerate
+		case !o.hidden:
+			return actHide
+		case o.down > keepEngagedFor:
+			return actDrop
+		}
+		return actNone
+	case !o.engaged || o.rebuild:
+		return actEngage
+	case o.hidden:
+		return actShow
+	}
+	return actNone
+}
+
+// check identifies the member and, unless its identity belongs to another
+// Secret, installs missing CRDs (if configured) and probes it. changed says
+// the cluster behind the Secret is not the one recorded on it.
+func (p *Provider) check(ctx context.Context, m *member, dc *discovery.DiscoveryClient, core corev1client.CoreV1Interface, cfg *rest.Config, missing bool) (memberState, map[string]bool, bool) {
+	id, st, ok := p.readIdentity(ctx, core)
+	if !ok {
+		return st, nil, false
+	}
+	holder, err := p.claim(ctx, m, id)
+	if err != nil {
+		return memberState{State: StateUnreachable, Reason: "IdentityCheckFailed", Message: err.Error()}, nil, false
+	}
+	if holder != "" {
+		return memberState{State: StateRejected, Reason: ReasonDuplicateCluster,
+			Message: fmt.Sprintf("this cluster (namespace %s UID %s) is already registered as Secret %s/%s; this Secret is not used: delete it, or delete the other one", IdentityNamespace, id, p.opts.Namespace, holder)}, nil, false
+	}
+	changed := p.recordIdentity(ctx, m, id)
+	p.mu.Lock()
+	if m.identity != "" && m.identity != id {
+		changed = true
+	}
+	m.identity = id
+	p.mu.Unlock()
+
+	if missing && p.opts.InstallCRDs != nil {
+		ictx, cancel := context.WithTimeout(ctx, p.opts.EngageTimeout)
+		if err := p.opts.InstallCRDs(ictx, cfg); err != nil && ctx.Err() == nil {
+			p.log.Error(err, "Installing fleethub CRDs in the member failed", "cluster", m.name)
+			p.recorder.Eventf(m.secret, nil, corev1.EventTypeWarning, "InstallCRDsFailed", "InstallCRDs", "%s", truncate(err.Error(), 900))
+		}
+		cancel()
+	}
+	st, kinds := p.probe(ctx, dc)
+	return st, kinds, changed
+}
+
+// classify turns a failed request to a member into its state.
+func classify(err error, timeout time.Duration) memberState {
+	switch {
+	case apierrors.IsUnauthorized(err) || apierrors.IsForbidden(err):
+		return memberState{State: StateUnauthorized, Reason: "CredentialsRefused", Message: "the member refused the hub's credentials: " + err.Error()}
+	case errors.Is(err, context.DeadlineExceeded):
+		return memberState{State: StateUnreachable, Reason: "Timeout", Message: fmt.Sprintf("the member apiserver did not answer within %s", timeout)}
+	}
+	return memberState{State: StateUnreachable, Reason: "ConnectionFailed", Message: err.Error()}
+}
+
+func (p *Provider) stateOf(m *member) memberState {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return m.state
+}
+
+func (p *Provider) setAvailable(m *member, ok bool) {
+	p.mu.Lock()
+	m.available = ok
+	p.mu.Unlock()
 }
 
 func (p *Provider) newBackoff() wait.Backoff {
@@ -174,10 +342,7 @@ func (p *Provider) probe(ctx context.Context, dc *discovery.DiscoveryClient) (me
 		return memberState{State: StateUnreachable, Reason: "Timeout", Message: fmt.Sprintf("the member apiserver did not answer within %s", p.opts.EngageTimeout)}, nil
 	}
 	if res.err != nil {
-		if apierrors.IsUnauthorized(res.err) || apierrors.IsForbidden(res.err) {
-			return memberState{State: StateUnauthorized, Reason: "CredentialsRefused", Message: "the member refused the hub's credentials: " + res.err.Error()}, nil
-		}
-		return memberState{State: StateUnreachable, Reason: "ConnectionFailed", Message: res.err.Error()}, nil
+		return classify(res.err, p.opts.EngageTimeout), nil
 	}
 	var missing []string
 	for _, kind := range p.opts.Kinds {
@@ -207,9 +372,13 @@ func (p *Provider) engage(ctx context.Context, m *member, cfg *rest.Config, kind
 	}()
 	actx, acancel := context.WithTimeout(cctx, p.opts.EngageTimeout)
 	defer acancel()
-	if !cl.GetCache().WaitForCacheSync(actx) {
+	// Every informer the engaged kinds' controllers read is started and
+	// synced before they get the member: a reconcile never waits on a cache
+	// that cannot fill (say the hub may not list a kind there), so such a
+	// member holds no worker while the others keep converging.
+	if err := p.syncInformers(actx, cl, kinds); err != nil {
 		cancel()
-		return nil, fmt.Errorf("the member cache did not sync within %s", p.opts.EngageTimeout)
+		return nil, err
 	}
 	if p.opts.OnEngage != nil {
 		if err := p.opts.OnEngage(actx, m.name, cl); err != nil {
@@ -220,7 +389,7 @@ func (p *Provider) engage(ctx context.Context, m *member, cfg *rest.Config, kind
 	// Visible to Get and KindFilter before controllers start watching: their
 	// first reconciles look the cluster up, and a miss would drop the request.
 	p.mu.Lock()
-	m.engaged, m.kinds = cl, kinds
+	m.engaged, m.kinds, m.available = cl, kinds, true
 	p.mu.Unlock()
 	done := make(chan error, 1)
 	go func() { done <- p.aware.Engage(cctx, multicluster.ClusterName(m.name), cl) }()
@@ -231,12 +400,63 @@ func (p *Provider) engage(ctx context.Context, m *member, cfg *rest.Config, kind
 	}
 	if err != nil {
 		p.mu.Lock()
-		m.engaged, m.kinds = nil, nil
+		m.engaged, m.kinds, m.available = nil, nil, false
 		p.mu.Unlock()
 		cancel()
 		return nil, fmt.Errorf("engaging controllers: %w", err)
 	}
 	return cancel, nil
+}
+
+// syncInformers starts the informers of the engaged kinds and waits, within
+// ctx, until all have synced. On failure it names the first kind whose list
+// fails and why, from one live list of at most one item.
+func (p *Provider) syncInformers(ctx context.Context, cl cluster.Cluster, kinds map[string]bool) error {
+	type started struct {
+		obj client.Object
+		inf crcache.Informer
+	}
+	var all []started
+	seen := map[string]bool{}
+	for _, kind := range sortedKinds(kinds) {
+		for _, obj := range p.opts.Informers[kind] {
+			gvk, err := apiutil.GVKForObject(obj, cl.GetScheme())
+			if err != nil {
+				return fmt.Errorf("informer for %T: %w", obj, err)
+			}
+			if seen[gvk.String()] {
+				continue
+			}
+			seen[gvk.String()] = true
+			inf, err := cl.GetCache().GetInformer(ctx, obj, crcache.BlockUntilSynced(false))
+			if err != nil {
+				return fmt.Errorf("starting the %s informer: %w", gvk.Kind, err)
+			}
+			all = append(all, started{obj: obj, inf: inf})
+		}
+	}
+	if cl.GetCache().WaitForCacheSync(ctx) {
+		return nil
+	}
+	for _, s := range all {
+		if s.inf.HasSynced() {
+			continue
+		}
+		gvk, _ := apiutil.GVKForObject(s.obj, cl.GetScheme())
+		list := &metav1.PartialObjectMetadataList{}
+		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.opts.EngageTimeout)
+		err := cl.GetAPIReader().List(lctx, list, client.Limit(1))
+		cancel()
+		if err == nil {
+			err = fmt.Errorf("no error listing it directly")
+		}
+		st := classify(err, p.opts.EngageTimeout)
+		st.Reason = "InformerNotSynced"
+		st.Message = fmt.Sprintf("the %s cache did not sync within %s, so no controller is handed the member: %v", gvk.Kind, p.opts.EngageTimeout, err)
+		return &st
+	}
+	return &memberState{State: StateUnreachable, Reason: "InformerNotSynced", Message: fmt.Sprintf("the member cache did not sync within %s", p.opts.EngageTimeout)}
 }
 
 func (p *Provider) current(m *member) cluster.Cluster {

@@ -22,6 +22,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"sort"
 	"strings"
 	"sync"
@@ -72,6 +73,10 @@ type Options struct {
 	Kinds map[string]string
 	// GroupVersion is the API group/version the Kinds belong to.
 	GroupVersion string
+	// Informers are, per kind, the objects whose informers that kind's
+	// controller reads (its CR and its children). They are synced before a
+	// member is handed to the controllers.
+	Informers map[string][]client.Object
 	// Defaults are the per-member client settings before annotations.
 	Defaults ClientSettings
 	// Policy says which risky kubeconfig features are allowed.
@@ -83,6 +88,9 @@ type Options struct {
 	EngageTimeout time.Duration
 	// ProbeInterval is how often an engaged member's health is checked.
 	ProbeInterval time.Duration
+	// FailureThreshold is how many probes in a row must fail before a Ready
+	// member is reported unavailable (default 3): one lost probe is no outage.
+	FailureThreshold int
 	// InitialBackoff and MaxBackoff shape retries after a failed attempt.
 	InitialBackoff, MaxBackoff time.Duration
 	// OnEngage, if set, runs after a member is connected and before its
@@ -111,7 +119,15 @@ type Provider struct {
 
 	mu      sync.RWMutex
 	members map[string]*member
+	// identities maps a cluster identity to the member holding it.
+	identities map[string]string
 }
+
+// ErrMemberUnavailable is returned by Get for a member that is engaged but
+// has stopped answering. Unlike multicluster.ErrClusterNotFound it does not
+// drop the request: the reconcile fails at once (holding no worker) and is
+// retried with backoff, so nothing is lost when the member comes back.
+var ErrMemberUnavailable = errors.New("member cluster is unavailable")
 
 var (
 	_ multicluster.Provider         = &Provider{}
@@ -125,6 +141,9 @@ func New(opts Options) *Provider {
 	}
 	if opts.ProbeInterval <= 0 {
 		opts.ProbeInterval = 30 * time.Second
+	}
+	if opts.FailureThreshold <= 0 {
+		opts.FailureThreshold = 3
 	}
 	if opts.InitialBackoff <= 0 {
 		opts.InitialBackoff = time.Second
@@ -142,11 +161,12 @@ func New(opts Options) *Provider {
 		opts.Defaults.RequestTimeout = 30 * time.Second
 	}
 	return &Provider{
-		opts:    opts,
-		log:     ctrl.Log.WithName("kubeconfig-provider"),
-		metrics: defaultMetrics(),
-		members: map[string]*member{},
-		started: make(chan struct{}),
+		opts:       opts,
+		log:        ctrl.Log.WithName("kubeconfig-provider"),
+		metrics:    defaultMetrics(),
+		members:    map[string]*member{},
+		identities: map[string]string{},
+		started:    make(chan struct{}),
 	}
 }
 
@@ -201,6 +221,9 @@ func (p *Provider) Get(_ context.Context, name multicluster.ClusterName) (cluste
 	if !ok || m.engaged == nil {
 		return nil, multicluster.ErrClusterNotFound
 	}
+	if !m.available {
+		return nil, fmt.Errorf("%w: %s is %s (%s)", ErrMemberUnavailable, name, m.state.State, m.state.Reason)
+	}
 	return m.engaged, nil
 }
 
@@ -221,13 +244,14 @@ func (p *Provider) KindFilter(kind string) mcbuilder.EngageOptions {
 	})
 }
 
-// Members lists the registered member names and whether each is engaged.
+// Members lists the registered member names and whether each is engaged
+// and available to reconcilers.
 func (p *Provider) Members() map[string]bool {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	out := make(map[string]bool, len(p.members))
 	for n, m := range p.members {
-		out[n] = m.engaged != nil
+		out[n] = m.engaged != nil && m.available
 	}
 	return out
 }
@@ -324,6 +348,15 @@ func (p *Provider) restConfig(name string, raw []byte, annotations map[string]st
 	// Bound every request but watches, which are long-lived by design.
 	timeout := settings.RequestTimeout
 	cfg.Wrap(func(rt httpRoundTripper) httpRoundTripper { return timeoutTransport{next: rt, timeout: timeout} })
+	// Only the named server is ever contacted: no redirect elsewhere. (No
+	// custom dialer for the link-local check: client-go would then build a
+	// transport, and idle connections, per client instead of per member.)
+	server, err := url.Parse(cfg.Host)
+	if err != nil {
+		return nil, settings, reject(ReasonMalformedKubeconfig, "server %q is not a URL", cfg.Host)
+	}
+	host := strings.ToLower(server.Host)
+	cfg.Wrap(func(rt httpRoundTripper) httpRoundTripper { return sameHostTransport{next: rt, host: host} })
 	if p.opts.RESTConfig != nil {
 		p.opts.RESTConfig(name, cfg)
 	}
@@ -336,6 +369,7 @@ func (p *Provider) remove(name, why string) {
 	p.mu.Lock()
 	m, ok := p.members[name]
 	delete(p.members, name)
+	p.releaseLocked(name)
 	p.mu.Unlock()
 	if !ok {
 		return

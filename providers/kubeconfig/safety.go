@@ -19,23 +19,40 @@ const MaxKubeconfigBytes = 256 << 10
 
 // Rejection reasons, reported as the member's state reason.
 const (
-	ReasonMissingKubeconfig   = "MissingKubeconfig"
-	ReasonOversizedKubeconfig = "OversizedKubeconfig"
-	ReasonMalformedKubeconfig = "MalformedKubeconfig"
-	ReasonContextNotFound     = "ContextNotFound"
-	ReasonExecPluginRefused   = "ExecPluginRefused"
-	ReasonLocalFileRefused    = "LocalFileRefused"
-	ReasonInsecureRefused     = "InsecureTransportRefused"
-	ReasonInvalidAnnotation   = "InvalidAnnotation"
+	ReasonMissingKubeconfig    = "MissingKubeconfig"
+	ReasonOversizedKubeconfig  = "OversizedKubeconfig"
+	ReasonMalformedKubeconfig  = "MalformedKubeconfig"
+	ReasonContextNotFound      = "ContextNotFound"
+	ReasonExecPluginRefused    = "ExecPluginRefused"
+	ReasonLocalFileRefused     = "LocalFileRefused"
+	ReasonInsecureRefused      = "InsecureTransportRefused"
+	ReasonInvalidAnnotation    = "InvalidAnnotation"
+	ReasonProxyRefused         = "ProxyRefused"
+	ReasonImpersonationRefused = "ImpersonationRefused"
+	ReasonBasicAuthRefused     = "BasicAuthRefused"
+	ReasonNoCredentials        = "NoCredentials"
+	ReasonLinkLocalRefused     = "LinkLocalServerRefused"
+	ReasonServerNotAllowed     = "ServerNotAllowed"
 )
 
-// Policy is what the hub operator allows in member kubeconfigs. Both default to
-// false: a kubeconfig Secret is untrusted input, and exec plugins run programs
-// on the hub while skipping TLS verification hands the connection to anyone on
-// the path.
+// Policy is what the hub operator allows in member kubeconfigs. Everything
+// defaults to refused: a kubeconfig Secret is untrusted input. Exec plugins run
+// programs on the hub; skipping TLS verification hands the connection to
+// anyone on the path; a proxy sends the hub's credentials through a third
+// party; impersonation lets a Secret pick who the hub acts as in the member;
+// basic auth and anonymous users are no identity a member should trust; and
+// link-local servers are cloud metadata endpoints, not apiservers.
 type Policy struct {
-	AllowExecPlugins bool
-	AllowInsecure    bool
+	AllowExecPlugins   bool
+	AllowInsecure      bool
+	AllowProxy         bool
+	AllowImpersonation bool
+	AllowBasicAuth     bool
+	AllowAnonymous     bool
+	AllowLinkLocal     bool
+	// AllowedServers, if not empty, is the only set of destinations: host
+	// names (exact, case-insensitive) and IP addresses or CIDRs.
+	AllowedServers []string
 }
 
 // Rejection is a kubeconfig the hub refuses, with a reason for the member state.
@@ -91,6 +108,9 @@ func Parse(raw []byte, contextName string, policy Policy) (*rest.Config, error) 
 	if err := checkCluster(cluster, policy); err != nil {
 		return nil, err
 	}
+	if err := checkDestination(cluster.Server, policy); err != nil {
+		return nil, err
+	}
 	if err := checkUser(user, policy); err != nil {
 		return nil, err
 	}
@@ -120,6 +140,9 @@ func checkCluster(c *clientcmdapi.Cluster, policy Policy) error {
 			return reject(ReasonInsecureRefused, "server %q is not https; plain HTTP is refused (or start the hub with --allow-insecure-members)", c.Server)
 		}
 	}
+	if c.ProxyURL != "" && !policy.AllowProxy {
+		return reject(ReasonProxyRefused, "proxy-url %q is refused: the hub's member credentials would pass through it (start the hub with --allow-member-proxy to permit it)", c.ProxyURL)
+	}
 	return nil
 }
 
@@ -137,6 +160,32 @@ func checkUser(u *clientcmdapi.AuthInfo, policy Policy) error {
 	if len(files) > 0 {
 		return reject(ReasonLocalFileRefused, "user refers to files on the hub (%s); embed the data (client-certificate-data, client-key-data, token) instead", strings.Join(files, ", "))
 	}
+	if !policy.AllowImpersonation {
+		var set []string
+		if u.Impersonate != "" {
+			set = append(set, "as")
+		}
+		if u.ImpersonateUID != "" {
+			set = append(set, "as-uid")
+		}
+		if len(u.ImpersonateGroups) > 0 {
+			set = append(set, "as-groups")
+		}
+		if len(u.ImpersonateUserExtra) > 0 {
+			set = append(set, "as-user-extra")
+		}
+		if len(set) > 0 {
+			return reject(ReasonImpersonationRefused, "impersonation (%s) is refused: the Secret would choose whom the hub acts as in the member (start the hub with --allow-member-impersonation to permit it)", strings.Join(set, ", "))
+		}
+	}
+	if (u.Username != "" || u.Password != "") && !policy.AllowBasicAuth {
+		return reject(ReasonBasicAuthRefused, "basic auth (username/password) is refused; use a ServiceAccount token or a client certificate (or start the hub with --allow-member-basic-auth)")
+	}
+	hasCredential := u.Token != "" || len(u.ClientCertificateData) > 0 && len(u.ClientKeyData) > 0 ||
+		u.Exec != nil || u.AuthProvider != nil || u.Username != ""
+	if !hasCredential && !policy.AllowAnonymous {
+		return reject(ReasonNoCredentials, "the user has no credential (token, client certificate, plugin): the hub would connect anonymously (start the hub with --allow-anonymous-members to permit it)")
+	}
 	if !policy.AllowExecPlugins {
 		if u.Exec != nil {
 			return reject(ReasonExecPluginRefused, "exec credential plugin %q is refused: it would run a program on the hub (start the hub with --allow-exec-plugins to permit it)", u.Exec.Command)
@@ -148,30 +197,40 @@ func checkUser(u *clientcmdapi.AuthInfo, policy Policy) error {
 	return nil
 }
 
+// Bounds of the per-member client annotations. A Secret may tune its member
+// within them; beyond them one member could flood its apiserver from the hub
+// (and spend the hub's CPU) or hold a worker for as long as it likes.
+const (
+	MaxQPS            = 1000
+	MaxBurst          = 2000
+	MinRequestTimeout = time.Second
+	MaxRequestTimeout = 5 * time.Minute
+)
+
 // Settings reads the per-member client annotations over the hub's defaults.
 func Settings(annotations map[string]string, defaults ClientSettings) (ClientSettings, error) {
 	s := defaults
 	var errs []error
 	if v, ok := annotations[AnnotationQPS]; ok {
 		f, err := strconv.ParseFloat(v, 32)
-		if err != nil || f <= 0 {
-			errs = append(errs, fmt.Errorf("%s=%q: want a positive number", AnnotationQPS, v))
+		if err != nil || f <= 0 || f > MaxQPS {
+			errs = append(errs, fmt.Errorf("%s=%q: want a number above 0 and at most %d", AnnotationQPS, v, MaxQPS))
 		} else {
 			s.QPS = float32(f)
 		}
 	}
 	if v, ok := annotations[AnnotationBurst]; ok {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			errs = append(errs, fmt.Errorf("%s=%q: want a positive integer", AnnotationBurst, v))
+		if err != nil || n < 1 || n > MaxBurst {
+			errs = append(errs, fmt.Errorf("%s=%q: want an integer from 1 to %d", AnnotationBurst, v, MaxBurst))
 		} else {
 			s.Burst = n
 		}
 	}
 	if v, ok := annotations[AnnotationTimeout]; ok {
 		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			errs = append(errs, fmt.Errorf("%s=%q: want a positive duration such as 15s", AnnotationTimeout, v))
+		if err != nil || d < MinRequestTimeout || d > MaxRequestTimeout {
+			errs = append(errs, fmt.Errorf("%s=%q: want a duration from %s to %s, such as 15s", AnnotationTimeout, v, MinRequestTimeout, MaxRequestTimeout))
 		} else {
 			s.RequestTimeout = d
 		}

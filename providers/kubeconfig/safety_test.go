@@ -58,6 +58,28 @@ func TestParse(t *testing.T) {
 		{name: "plain http", raw: with("https://member", "http://member"), wantReason: ReasonInsecureRefused},
 		{name: "no server", raw: with("server: https://member.example:6443", "server: \"\""), wantReason: ReasonMalformedKubeconfig},
 		{name: "dangling user", raw: with("user: u}", "user: ghost}"), wantReason: ReasonMalformedKubeconfig},
+		{name: "proxy", raw: with("certificate-authority-data: Zm9v", "certificate-authority-data: Zm9v\n    proxy-url: http://127.0.0.1:3128"), wantReason: ReasonProxyRefused},
+		{name: "proxy allowed", raw: with("certificate-authority-data: Zm9v", "certificate-authority-data: Zm9v\n    proxy-url: http://127.0.0.1:3128"), policy: Policy{AllowProxy: true}, wantToken: "abc"},
+		{name: "as", raw: with("token: abc", "token: abc\n    as: admin"), wantReason: ReasonImpersonationRefused},
+		{name: "as-groups", raw: with("token: abc", "token: abc\n    as-groups: [system:masters]"), wantReason: ReasonImpersonationRefused},
+		{name: "as-uid", raw: with("token: abc", "token: abc\n    as-uid: \"1\""), wantReason: ReasonImpersonationRefused},
+		{name: "as-user-extra", raw: with("token: abc", "token: abc\n    as-user-extra: {scopes: [x]}"), wantReason: ReasonImpersonationRefused},
+		{name: "impersonation allowed", raw: with("token: abc", "token: abc\n    as: admin\n    as-groups: [g]"), policy: Policy{AllowImpersonation: true}, wantToken: "abc"},
+		{name: "basic auth", raw: with("token: abc", "username: admin\n    password: hunter2"), wantReason: ReasonBasicAuthRefused},
+		{name: "basic auth allowed", raw: with("token: abc", "username: admin\n    password: hunter2"), policy: Policy{AllowBasicAuth: true}},
+		{name: "no credential", raw: with("token: abc", "{}"), wantReason: ReasonNoCredentials},
+		{name: "client cert without key", raw: with("token: abc", "client-certificate-data: Zm9v"), wantReason: ReasonNoCredentials},
+		{name: "client cert and key", raw: with("token: abc", "client-certificate-data: Zm9v\n    client-key-data: Zm9v"), wantReason: ""},
+		{name: "no credential allowed", raw: with("token: abc", "{}"), policy: Policy{AllowAnonymous: true}},
+		{name: "link-local IPv4", raw: with("https://member.example:6443", "https://169.254.169.254"), wantReason: ReasonLinkLocalRefused},
+		{name: "link-local IPv6", raw: with("https://member.example:6443", "https://[fe80::1%25eth0]:6443"), wantReason: ReasonLinkLocalRefused},
+		{name: "link-local IPv4-mapped IPv6", raw: with("https://member.example:6443", "https://[::ffff:169.254.1.1]:6443"), wantReason: ReasonLinkLocalRefused},
+		{name: "link-local allowed", raw: with("https://member.example:6443", "https://169.254.10.10:6443"), policy: Policy{AllowLinkLocal: true}, wantToken: "abc"},
+		{name: "allow-list: name listed", raw: []byte(goodKubeconfig), policy: Policy{AllowedServers: []string{"10.0.0.0/8", "MEMBER.example"}}, wantToken: "abc"},
+		{name: "allow-list: name not listed", raw: []byte(goodKubeconfig), policy: Policy{AllowedServers: []string{"other.example"}}, wantReason: ReasonServerNotAllowed},
+		{name: "allow-list: IP in CIDR", raw: with("https://member.example:6443", "https://10.1.2.3:6443"), policy: Policy{AllowedServers: []string{"10.0.0.0/8"}}, wantToken: "abc"},
+		{name: "allow-list: IP outside CIDR", raw: with("https://member.example:6443", "https://192.0.2.1:6443"), policy: Policy{AllowedServers: []string{"10.0.0.0/8", "192.0.2.2"}}, wantReason: ReasonServerNotAllowed},
+		{name: "allow-list: exact IPv6", raw: with("https://member.example:6443", "https://[2001:db8::1]:6443"), policy: Policy{AllowedServers: []string{"2001:db8::1"}}, wantToken: "abc"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -88,7 +110,15 @@ func TestSettings(t *testing.T) {
 	if got, _ := Settings(nil, def); got != def {
 		t.Errorf("defaults not kept: %+v", got)
 	}
-	for _, bad := range []map[string]string{{AnnotationQPS: "-1"}, {AnnotationBurst: "lots"}, {AnnotationTimeout: "soon"}} {
+	at := map[string]string{AnnotationQPS: "1000", AnnotationBurst: "2000", AnnotationTimeout: "5m"}
+	if got, err := Settings(at, def); err != nil || got.QPS != MaxQPS || got.Burst != MaxBurst || got.RequestTimeout != MaxRequestTimeout {
+		t.Errorf("Settings at the bounds = %+v, %v", got, err)
+	}
+	for _, bad := range []map[string]string{
+		{AnnotationQPS: "-1"}, {AnnotationBurst: "lots"}, {AnnotationTimeout: "soon"},
+		{AnnotationQPS: "0"}, {AnnotationQPS: "1000.5"}, {AnnotationQPS: "1e9"}, {AnnotationBurst: "0"}, {AnnotationBurst: "2001"},
+		{AnnotationTimeout: "999ms"}, {AnnotationTimeout: "5m1s"}, {AnnotationTimeout: "8760h"},
+	} {
 		var rej *Rejection
 		if _, err := Settings(bad, def); !errors.As(err, &rej) || rej.Reason != ReasonInvalidAnnotation {
 			t.Errorf("Settings(%v) = %v, want InvalidAnnotation", bad, err)
