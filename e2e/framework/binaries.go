@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/fleethub/fleethub/e2e/backend"
+	"github.com/fleethub/fleethub/e2e/backend/kind"
 )
 
 // ManagerBinaryEnv names a prebuilt hub manager to use instead of building
@@ -49,6 +50,12 @@ func BuildBinaries(ctx context.Context, backendName string, progress backend.Pro
 	root := ModuleRoot()
 	var b Binaries
 	var err error
+	if backendName == "kind" {
+		// Before any build: without Docker nothing below is of use.
+		if err := kind.CheckDocker(ctx); err != nil {
+			return b, err
+		}
+	}
 	progress("building Kubernetes binaries from source if not cached (hack/test-bins.sh)")
 	if b.K8sBinDir, err = script(ctx, filepath.Join(root, "hack", "test-bins.sh"), controlPlaneBinaries...); err != nil {
 		return b, err
