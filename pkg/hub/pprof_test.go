@@ -48,7 +48,7 @@ func TestPprofBindAddress(t *testing.T) {
 				t.Error(err)
 			}
 		})
-		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		if err := fleettest.Eventually(ctx, 90*time.Second, func() error {
 			code, _, err := get("http://" + probe + "/readyz")
@@ -64,7 +64,7 @@ func TestPprofBindAddress(t *testing.T) {
 	t.Run("set", func(t *testing.T) {
 		pprofAddr, probe := freeAddr(t), freeAddr(t)
 		start(t, probe, "--pprof-bind-address="+pprofAddr, "--metrics-bind-address=0", "--health-probe-bind-address="+probe)
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 		defer cancel()
 		err := fleettest.Eventually(ctx, 60*time.Second, func() error {
 			code, body, err := get("http://" + pprofAddr + "/debug/pprof/")
