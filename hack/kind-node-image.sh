@@ -84,24 +84,7 @@ debian_mirror() {
 
 mkdir -p "$work/images"
 
-step "Kubernetes $k8s_version binaries (hack/test-bins.sh)"
-k8s=$("$root/hack/test-bins.sh" etcd kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet kubeadm kubectl | tail -n1)
-
-step "CoreDNS, crictl and pause from source (hack/kindnode)"
-tools="$work/bin-$( (cd "$root/hack/kindnode" && cat go.mod go.sum pause/*) | sha256sum | cut -c1-12)"
-mkdir -p "$tools"
-for b in coredns crictl pause; do
-  [ -x "$tools/$b" ] && continue
-  case "$b" in
-    coredns) pkg=github.com/coredns/coredns ;;
-    crictl) pkg=sigs.k8s.io/cri-tools/cmd/crictl ;;
-    pause) pkg=./pause ;;
-  esac
-  step "building $b"
-  (cd "$root/hack/kindnode" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w" -o "$tools/$b.tmp" "$pkg")
-  mv "$tools/$b.tmp" "$tools/$b"
-done
-
+# The root filesystem first: it needs only the network and the disk.
 rootfs_key=$(echo "$suite $packages" | sha256sum | cut -c1-12)
 rootfs_tar="$work/rootfs-$suite-$rootfs_key.tar"
 if [ ! -s "$rootfs_tar" ]; then
@@ -123,6 +106,24 @@ if ! docker image inspect "$base" >/dev/null 2>&1; then
   step "importing the root filesystem as $base"
   docker import "$rootfs_tar" "$base" >/dev/null
 fi
+
+step "CoreDNS, crictl and pause from source (hack/kindnode)"
+tools="$work/bin-$( (cd "$root/hack/kindnode" && cat go.mod go.sum pause/*) | sha256sum | cut -c1-12)"
+mkdir -p "$tools"
+for b in coredns crictl pause; do
+  [ -x "$tools/$b" ] && continue
+  case "$b" in
+    coredns) pkg=github.com/coredns/coredns ;;
+    crictl) pkg=sigs.k8s.io/cri-tools/cmd/crictl ;;
+    pause) pkg=./pause ;;
+  esac
+  step "building $b"
+  (cd "$root/hack/kindnode" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w" -o "$tools/$b.tmp" "$pkg")
+  mv "$tools/$b.tmp" "$tools/$b"
+done
+
+step "Kubernetes $k8s_version binaries (hack/test-bins.sh)"
+k8s=$("$root/hack/test-bins.sh" etcd kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet kubeadm kubectl | tail -n1)
 
 # The images kubeadm will ask for, under exactly the names it asks for.
 mapfile -t wanted < <("$k8s/kubeadm" config images list --kubernetes-version "$k8s_version")
