@@ -10,13 +10,20 @@
 #                                   from POSTGRES_USER, POSTGRES_PASSWORD and
 #                                   POSTGRES_DB (only then), like the official image
 #
-# usage: hack/app-images.sh    (needs root, Docker and debootstrap)
-# env:   DEBIAN_MIRROR (default: the host's apt source), REBUILD=1 to rebuild.
+# Each image carries a label with a hash of what it is built from (this
+# script and hack/appimages) and is saved under bin/app-images/: an image in
+# the Docker engine with the current hash is used as it is, else the saved one
+# is loaded, else it is built (and saved).
+#
+# usage: hack/app-images.sh    (needs root and Docker; installs debootstrap)
+# env:   DEBIAN_MIRROR (default: the host's apt source), REBUILD=1 to rebuild,
+#        BIN_DIR (default bin/) for the cache.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-work=${APP_IMAGES_WORK:-$root/.cache/app-images}
+work=${APP_IMAGES_WORK:-${BIN_DIR:-$root/bin}/app-images}
 suite=bookworm
+inputs=$(cat "$root/hack/app-images.sh" "$root/hack/appimages/"* | sha256sum | cut -c1-16)
 start=$(date +%s)
 step() { echo ">> [$(( $(date +%s) - start ))s] $*" >&2; }
 # docker_build TAG DIR: build quietly; show docker's output only on failure.
@@ -48,7 +55,7 @@ rootfs_image() {
   img="fleethub.local/$name-rootfs:$key"
   if docker image inspect "$img" >/dev/null 2>&1; then echo "$img"; return; fi
   [ "$(id -u)" = 0 ] || { echo "app-images: debootstrap needs root" >&2; exit 1; }
-  command -v debootstrap >/dev/null || { echo "app-images: install debootstrap" >&2; exit 1; }
+  command -v debootstrap >/dev/null || "$root/hack/debian-packages.sh" debootstrap >&2
   tar="$work/$name-$key.tar"
   if [ ! -s "$tar" ]; then
     local mirror dir="$work/$name-rootfs"
@@ -65,9 +72,32 @@ rootfs_image() {
   echo "$img"
 }
 
+command -v docker >/dev/null || { echo "app-images: needs Docker: no docker command on PATH" >&2; exit 1; }
+docker version >/dev/null 2>&1 || { echo "app-images: the Docker engine does not answer (docker version failed)" >&2; exit 1; }
 mkdir -p "$work"
 
-if [ -n "${REBUILD:-}" ] || ! docker image inspect fleethub.local/nginx:e2e >/dev/null 2>&1; then
+built_from() { docker image inspect --format '{{ index .Config.Labels "org.fleethub.inputs" }}' "$1" 2>/dev/null || true; }
+# needed <image> <file>: whether <image> must be built; loads it from the
+# saved <file> when that has the current inputs.
+needed() {
+  [ -n "${REBUILD:-}" ] && return 0
+  [ "$(built_from "$1")" = "$inputs" ] && return 1
+  if [ -s "$2" ]; then
+    step "loading $1 from $2"
+    docker load -q -i "$2" >/dev/null
+    [ "$(built_from "$1")" = "$inputs" ] && return 1
+  fi
+  return 0
+}
+# save <image> <file>: keep the built image under bin/ for the next engine.
+save() {
+  local prefix=${2%-*}
+  rm -f "$prefix"-*.tar
+  docker save -o "$2.tmp" "$1" && mv "$2.tmp" "$2"
+}
+
+nginx_tar="$work/image-nginx-$inputs.tar"
+if needed fleethub.local/nginx:e2e "$nginx_tar"; then
   base=$(rootfs_image nginx nginx-light,ca-certificates)
   ctx="$work/nginx-ctx"
   rm -rf "$ctx" && mkdir -p "$ctx"
@@ -85,6 +115,7 @@ FROM $base
 COPY default.conf /etc/nginx/sites-enabled/default
 RUN ln -sf /dev/stdout /var/log/nginx/access.log && ln -sf /dev/stderr /var/log/nginx/error.log \
  && echo 'hello from fleethub' > /var/www/html/index.html
+LABEL org.fleethub.inputs=$inputs
 EXPOSE 80
 STOPSIGNAL SIGQUIT
 CMD ["nginx", "-g", "daemon off;"]
@@ -92,9 +123,11 @@ DOCKERFILE
   step "image fleethub.local/nginx:e2e"
   docker_build fleethub.local/nginx:e2e "$ctx"
   rm -rf "$ctx"
+  save fleethub.local/nginx:e2e "$nginx_tar"
 fi
 
-if [ -n "${REBUILD:-}" ] || ! docker image inspect fleethub.local/postgres:15 >/dev/null 2>&1; then
+postgres_tar="$work/image-postgres-$inputs.tar"
+if needed fleethub.local/postgres:15 "$postgres_tar"; then
   base=$(rootfs_image postgres postgresql-15,postgresql-client-15,ca-certificates)
   ctx="$work/postgres-ctx"
   rm -rf "$ctx" && mkdir -p "$ctx"
@@ -109,6 +142,7 @@ RUN groupmod -g 999 postgres && usermod -u 999 -g 999 postgres \
  && chmod 0755 /usr/local/bin/postgres-entrypoint
 ENV PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     PGDATA=/var/lib/postgresql/data
+LABEL org.fleethub.inputs=$inputs
 USER 999
 EXPOSE 5432
 STOPSIGNAL SIGINT
@@ -118,6 +152,7 @@ DOCKERFILE
   step "image fleethub.local/postgres:15"
   docker_build fleethub.local/postgres:15 "$ctx"
   rm -rf "$ctx"
+  save fleethub.local/postgres:15 "$postgres_tar"
 fi
 step "application images ready"
 echo fleethub.local/nginx:e2e

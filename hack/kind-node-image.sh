@@ -14,17 +14,28 @@
 #   - a static CNI configuration (a bridge) instead of kindnetd, and this
 #     repository's own entrypoint and systemd units (hack/kindnode/rootfs).
 #
-# usage: hack/kind-node-image.sh            (needs root, Docker and debootstrap)
+# The image carries a label with a hash of everything it is built from (this
+# script, hack/kindnode, the Kubernetes version), and is saved under
+# bin/kind-node/: an image in the Docker engine with the current hash is used
+# as it is, else the saved one is loaded, else it is built (and saved).
+#
+# usage: hack/kind-node-image.sh   (needs root and Docker; installs debootstrap)
 # env:   KIND_NODE_IMAGE (default fleethub.local/kind-node:<k8s version>),
-#        DEBIAN_MIRROR (default: the host's apt source), REBUILD=1 to rebuild.
+#        DEBIAN_MIRROR (default: the host's apt source), REBUILD=1 to rebuild,
+#        BIN_DIR (default bin/) for the cache.
 # prints the image name on its last line of stdout.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 k8s_version=$(awk '$1=="k8s.io/kubernetes"{print $2; exit}' "$root/hack/k8sbins/go.mod")
 image=${KIND_NODE_IMAGE:-fleethub.local/kind-node:${k8s_version}}
-work=${KIND_NODE_WORK:-$root/.cache/kind-node}
+work=${KIND_NODE_WORK:-${BIN_DIR:-$root/bin}/kind-node}
 suite=bookworm
+packages=systemd,systemd-sysv,dbus,containerd,runc,containernetworking-plugins,iptables,nftables,iproute2,ca-certificates,conntrack,ethtool,socat,kmod,procps,util-linux,mount,libseccomp2
+# inputs: the hash of everything the image is built from.
+inputs=$( { echo "$image $suite $packages"; cat "$root/hack/kind-node-image.sh" "$root/hack/k8sbins/go.mod" "$root/hack/k8sbins/go.sum";
+  (cd "$root/hack/kindnode" && find . -type f | LC_ALL=C sort | xargs sha256sum); } | sha256sum | cut -c1-16)
+saved="$work/node-$inputs.tar"
 start=$(date +%s)
 step() { echo ">> [$(( $(date +%s) - start ))s] $*" >&2; }
 # docker_build TAG DIR: build quietly; show docker's output only on failure.
@@ -39,14 +50,27 @@ docker_build() {
   rm -f "$log"
 }
 
-if [ -z "${REBUILD:-}" ] && docker image inspect "$image" >/dev/null 2>&1; then
-  step "$image exists (REBUILD=1 rebuilds it)"
-  echo "$image"
-  exit 0
+command -v docker >/dev/null || { echo "kind-node-image: needs Docker: no docker command on PATH" >&2; exit 1; }
+docker version >/dev/null 2>&1 || { echo "kind-node-image: the Docker engine does not answer (docker version failed)" >&2; exit 1; }
+built_from() { docker image inspect --format '{{ index .Config.Labels "org.fleethub.inputs" }}' "$1" 2>/dev/null || true; }
+if [ -z "${REBUILD:-}" ]; then
+  if [ "$(built_from "$image")" = "$inputs" ]; then
+    step "$image is up to date (REBUILD=1 rebuilds it)"
+    echo "$image"
+    exit 0
+  fi
+  if [ -s "$saved" ]; then
+    step "loading $image from $saved"
+    docker load -q -i "$saved" >/dev/null
+    if [ "$(built_from "$image")" = "$inputs" ]; then
+      echo "$image"
+      exit 0
+    fi
+  fi
+  docker image inspect "$image" >/dev/null 2>&1 && step "$image was built from other sources; rebuilding it"
 fi
 [ "$(id -u)" = 0 ] || { echo "kind-node-image: debootstrap needs root" >&2; exit 1; }
-command -v debootstrap >/dev/null || { echo "kind-node-image: install debootstrap (apt-get install debootstrap)" >&2; exit 1; }
-command -v docker >/dev/null || { echo "kind-node-image: needs docker" >&2; exit 1; }
+command -v debootstrap >/dev/null || "$root/hack/debian-packages.sh" debootstrap
 
 # The host's Debian mirror: deb822 sources first, then one-line sources.
 debian_mirror() {
@@ -58,25 +82,9 @@ debian_mirror() {
   echo "$uri"
 }
 
-mkdir -p "$work/bin" "$work/images"
+mkdir -p "$work/images"
 
-step "Kubernetes $k8s_version binaries (hack/test-bins.sh)"
-k8s=$("$root/hack/test-bins.sh" etcd kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet kubeadm kubectl | tail -n1)
-
-step "CoreDNS, crictl and pause from source (hack/kindnode)"
-for b in coredns crictl pause; do
-  [ -x "$work/bin/$b" ] && continue
-  case "$b" in
-    coredns) pkg=github.com/coredns/coredns ;;
-    crictl) pkg=sigs.k8s.io/cri-tools/cmd/crictl ;;
-    pause) pkg=./pause ;;
-  esac
-  step "building $b"
-  (cd "$root/hack/kindnode" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w" -o "$work/bin/$b.tmp" "$pkg")
-  mv "$work/bin/$b.tmp" "$work/bin/$b"
-done
-
-packages=systemd,systemd-sysv,dbus,containerd,runc,containernetworking-plugins,iptables,nftables,iproute2,ca-certificates,conntrack,ethtool,socat,kmod,procps,util-linux,mount,libseccomp2
+# The root filesystem first: it needs only the network and the disk.
 rootfs_key=$(echo "$suite $packages" | sha256sum | cut -c1-12)
 rootfs_tar="$work/rootfs-$suite-$rootfs_key.tar"
 if [ ! -s "$rootfs_tar" ]; then
@@ -99,6 +107,24 @@ if ! docker image inspect "$base" >/dev/null 2>&1; then
   docker import "$rootfs_tar" "$base" >/dev/null
 fi
 
+step "CoreDNS, crictl and pause from source (hack/kindnode)"
+tools="$work/bin-$( (cd "$root/hack/kindnode" && cat go.mod go.sum pause/*) | sha256sum | cut -c1-12)"
+mkdir -p "$tools"
+for b in coredns crictl pause; do
+  [ -x "$tools/$b" ] && continue
+  case "$b" in
+    coredns) pkg=github.com/coredns/coredns ;;
+    crictl) pkg=sigs.k8s.io/cri-tools/cmd/crictl ;;
+    pause) pkg=./pause ;;
+  esac
+  step "building $b"
+  (cd "$root/hack/kindnode" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w" -o "$tools/$b.tmp" "$pkg")
+  mv "$tools/$b.tmp" "$tools/$b"
+done
+
+step "Kubernetes $k8s_version binaries (hack/test-bins.sh)"
+k8s=$("$root/hack/test-bins.sh" etcd kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet kubeadm kubectl | tail -n1)
+
 # The images kubeadm will ask for, under exactly the names it asks for.
 mapfile -t wanted < <("$k8s/kubeadm" config images list --kubernetes-version "$k8s_version")
 ctx="$work/images/ctx"
@@ -114,10 +140,10 @@ for ref in "${wanted[@]}"; do
       printf 'FROM scratch\nCOPY %s /usr/local/bin/%s\nENV PATH=/usr/local/bin\nENTRYPOINT ["/usr/local/bin/%s"]\n' \
         "$name" "$name" "$name" >"$ctx/Dockerfile" ;;
     coredns)
-      cp "$work/bin/coredns" "$ctx/coredns"
+      cp "$tools/coredns" "$ctx/coredns"
       printf 'FROM scratch\nCOPY coredns /coredns\nEXPOSE 53 53/udp\nENTRYPOINT ["/coredns"]\n' >"$ctx/Dockerfile" ;;
     pause)
-      cp "$work/bin/pause" "$ctx/pause"
+      cp "$tools/pause" "$ctx/pause"
       printf 'FROM scratch\nCOPY pause /pause\nUSER 65535:65535\nENTRYPOINT ["/pause"]\n' >"$ctx/Dockerfile"
       pause_image=$ref ;;
     kube-proxy)
@@ -143,7 +169,7 @@ sed -i "s#@PAUSE_IMAGE@#${pause_image}#" "$node/files/etc/containerd/config.toml
 wants="$node/files/etc/systemd/system/multi-user.target.wants"
 mkdir -p "$node/files/usr/bin" "$node/files/kind/images" "$wants"
 for b in kubelet kubeadm kubectl; do cp "$k8s/$b" "$node/files/usr/bin/$b"; done
-cp "$work/bin/crictl" "$node/files/usr/bin/crictl"
+cp "$tools/crictl" "$node/files/usr/bin/crictl"
 cp "$work/images/images.tar" "$node/files/kind/images/images.tar"
 echo "$k8s_version" >"$node/files/kind/version"
 printf 'runtime-endpoint: unix:///run/containerd/containerd.sock\nimage-endpoint: unix:///run/containerd/containerd.sock\n' >"$node/files/etc/crictl.yaml"
@@ -154,11 +180,16 @@ done
 cat >"$node/Dockerfile" <<DOCKERFILE
 FROM $base
 COPY files/ /
+LABEL org.fleethub.inputs=$inputs
 ENV container=docker
 STOPSIGNAL SIGRTMIN+3
 ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]
 DOCKERFILE
 docker_build "$image" "$node"
-rm -rf "$node" "$ctx"
+rm -rf "$node" "$ctx" "$work/images/images.tar"
+step "saving $image to $saved"
+rm -f "$work"/node-*.tar
+docker save -o "$saved.tmp" "$image"
+mv "$saved.tmp" "$saved"
 step "built $image"
 echo "$image"

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/fleethub/fleethub/e2e/backend"
+	"github.com/fleethub/fleethub/e2e/backend/kind"
 )
 
 // ManagerBinaryEnv names a prebuilt hub manager to use instead of building
@@ -49,22 +50,40 @@ func BuildBinaries(ctx context.Context, backendName string, progress backend.Pro
 	root := ModuleRoot()
 	var b Binaries
 	var err error
-	progress("building Kubernetes binaries from source if not cached (hack/test-bins.sh)")
-	if b.K8sBinDir, err = script(ctx, filepath.Join(root, "hack", "test-bins.sh"), controlPlaneBinaries...); err != nil {
-		return b, err
-	}
+	var appImages chan error
 	if backendName == "kind" {
-		// Node image first: it reuses the Kubernetes binaries built above.
-		if os.Getenv("KIND_NODE_IMAGE") == "" {
-			progress("building the kind node image offline if missing (hack/kind-node-image.sh)")
-			if _, err := script(ctx, filepath.Join(root, "hack", "kind-node-image.sh")); err != nil {
-				return b, err
-			}
-		}
-		progress("building the application images if missing (hack/app-images.sh)")
-		if _, err := script(ctx, filepath.Join(root, "hack", "app-images.sh")); err != nil {
+		// Before any build: without Docker nothing below is of use.
+		if err := kind.CheckDocker(ctx); err != nil {
 			return b, err
 		}
+		// The application images are mostly debootstrap, which waits on the
+		// network and the disk: build them while the CPU compiles the
+		// binaries and the node image. debootstrap is installed first, once,
+		// so the two builders never race for apt's lock.
+		if _, err := script(ctx, filepath.Join(root, "hack", "debian-packages.sh"), "debootstrap"); err != nil {
+			return b, err
+		}
+		progress("building the application images if missing (hack/app-images.sh), alongside the rest")
+		appImages = make(chan error, 1)
+		go func() {
+			_, err := script(ctx, filepath.Join(root, "hack", "app-images.sh"))
+			appImages <- err
+		}()
+	}
+	progress("building Kubernetes binaries from source if not cached (hack/test-bins.sh)")
+	if b.K8sBinDir, err = script(ctx, filepath.Join(root, "hack", "test-bins.sh"), controlPlaneBinaries...); err == nil &&
+		backendName == "kind" && os.Getenv("KIND_NODE_IMAGE") == "" {
+		// It reuses the Kubernetes binaries built above.
+		progress("building the kind node image offline if missing (hack/kind-node-image.sh)")
+		_, err = script(ctx, filepath.Join(root, "hack", "kind-node-image.sh"))
+	}
+	if appImages != nil {
+		if appErr := <-appImages; err == nil {
+			err = appErr
+		}
+	}
+	if err != nil {
+		return b, err
 	}
 	if backendName == "kwok" {
 		progress("building kwok and kwokctl from source if not cached (hack/kwok-bins.sh)")

@@ -1,6 +1,8 @@
 package kind
 
 import (
+	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -58,4 +60,38 @@ func TestCompatWrapper(t *testing.T) {
 			t.Errorf("%v:\n got %s\nwant %s", tc.args, out, tc.want)
 		}
 	}
+}
+
+// TestCheckDocker: without a docker command, or with one whose engine does
+// not answer, the backend refuses with ErrNoDocker and says what is missing.
+func TestCheckDocker(t *testing.T) {
+	t.Run("no docker on PATH", func(t *testing.T) {
+		t.Setenv("PATH", t.TempDir())
+		err := CheckDocker(context.Background())
+		if !errors.Is(err, ErrNoDocker) || !strings.Contains(err.Error(), "no docker command on PATH") {
+			t.Fatalf("CheckDocker = %v, want ErrNoDocker naming the missing command", err)
+		}
+	})
+	t.Run("engine down", func(t *testing.T) {
+		dir := t.TempDir()
+		script := "#!/bin/sh\necho 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock.' >&2\nexit 1\n"
+		if err := os.WriteFile(filepath.Join(dir, "docker"), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("PATH", dir)
+		err := CheckDocker(context.Background())
+		if !errors.Is(err, ErrNoDocker) || !strings.Contains(err.Error(), "Cannot connect to the Docker daemon") {
+			t.Fatalf("CheckDocker = %v, want ErrNoDocker with the engine's answer", err)
+		}
+	})
+	t.Run("engine up", func(t *testing.T) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "docker"), []byte("#!/bin/sh\necho 28.2.2\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("PATH", dir)
+		if err := CheckDocker(context.Background()); err != nil {
+			t.Fatalf("CheckDocker = %v with an answering engine", err)
+		}
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -16,21 +17,57 @@ import (
 
 // postgresTools finds local PostgreSQL server binaries (initdb, pg_ctl,
 // postgres, psql in one directory) and the credentials to run them with:
-// PostgreSQL refuses to run as root, so as root the "postgres" user is used.
+// PostgreSQL refuses to run as root, so as root the "postgres" user (made by
+// Debian's package) or else "nobody" is used. In CI (CI=true) a missing
+// PostgreSQL fails the test: CI installs it, so a skip there would hide that
+// the script is no longer tested.
 func postgresTools(t *testing.T) (bin string, cred *syscall.Credential) {
 	t.Helper()
-	if testing.Short() {
+	unavailable := t.Skipf
+	if os.Getenv("CI") == "true" {
+		unavailable = t.Fatalf
+	} else if testing.Short() {
 		t.Skip("starts PostgreSQL")
 	}
-	for _, probe := range []string{"pg_ctl", "initdb", "postgres"} {
-		p, err := exec.LookPath(probe)
+	if bin = findPostgres(); bin == "" {
+		unavailable("no PostgreSQL server binaries (initdb, pg_ctl, postgres, psql) on PATH or under /usr/lib/postgresql/*/bin; " +
+			"on Debian: apt-get install postgresql")
+	}
+	if os.Geteuid() != 0 {
+		return bin, nil
+	}
+	for _, name := range []string{"postgres", "nobody"} {
+		u, err := user.Lookup(name)
 		if err != nil {
 			continue
 		}
-		if real, err := filepath.EvalSymlinks(p); err == nil {
-			p = real
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		if uid == 0 {
+			continue
 		}
-		dir := filepath.Dir(p)
+		return bin, &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+	}
+	unavailable("running as root and there is neither a postgres nor a nobody user to run PostgreSQL as")
+	return "", nil
+}
+
+// findPostgres is the first directory holding all four PostgreSQL tools:
+// where one of them on PATH really lives, else Debian's newest
+// /usr/lib/postgresql/<major>/bin.
+func findPostgres() string {
+	var dirs []string
+	for _, probe := range []string{"pg_ctl", "initdb", "postgres"} {
+		if p, err := exec.LookPath(probe); err == nil {
+			if real, err := filepath.EvalSymlinks(p); err == nil {
+				p = real
+			}
+			dirs = append(dirs, filepath.Dir(p))
+		}
+	}
+	debian, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	slices.SortFunc(debian, func(a, b string) int { return majorOf(b) - majorOf(a) })
+	for _, dir := range append(dirs, debian...) {
 		ok := true
 		for _, tool := range []string{"initdb", "pg_ctl", "postgres", "psql"} {
 			if _, err := os.Stat(filepath.Join(dir, tool)); err != nil {
@@ -38,23 +75,16 @@ func postgresTools(t *testing.T) (bin string, cred *syscall.Credential) {
 			}
 		}
 		if ok {
-			bin = dir
-			break
+			return dir
 		}
 	}
-	if bin == "" {
-		t.Skip("no PostgreSQL server binaries (initdb, pg_ctl, postgres, psql) on PATH")
-	}
-	if os.Geteuid() != 0 {
-		return bin, nil
-	}
-	u, err := user.Lookup("postgres")
-	if err != nil {
-		t.Skipf("running as root and there is no postgres user: %v", err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	return bin, &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+	return ""
+}
+
+// majorOf is the major version in /usr/lib/postgresql/<major>/bin.
+func majorOf(dir string) int {
+	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(dir)))
+	return n
 }
 
 // The init container's script, run against a real data directory: after it,
