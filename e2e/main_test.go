@@ -80,6 +80,7 @@ func run(m *testing.M) int {
 			CloudflareAPIURL: cloudflare.BaseURL(),
 			Token:            dnsToken,
 			AllowedSuffixes:  dnsZone,
+			Policy:           framework.SamplePolicy(dnsZone),
 			HubID:            dnsHubID,
 		},
 		Kind:     framework.KindOptions{NodeImage: os.Getenv("KIND_NODE_IMAGE")},

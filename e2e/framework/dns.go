@@ -3,6 +3,7 @@ package framework
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -33,6 +34,19 @@ type DNSOptions struct {
 	AllowedSuffixes string `json:"allowedSuffixes"`
 	// HubID names the hub in every record's owner marker.
 	HubID string `json:"hubID"`
+	// Policy is the hub DNS policy document (key policy.yaml of the
+	// ConfigMap DNSPolicyConfigMap); empty leaves the hub default.
+	Policy string `json:"policy,omitempty"`
+}
+
+// DNSPolicyConfigMap is the hub ConfigMap holding the DNS policy (the
+// manager's default --dns-policy-configmap).
+const DNSPolicyConfigMap = "fleethub-dns-policy"
+
+// SamplePolicy lets every member claim names under suffixes and grants what
+// deploy/samples uses: the zone apex and adoption of an unmanaged record.
+func SamplePolicy(suffixes ...string) string {
+	return fmt.Sprintf("default:\n  allowedSuffixes: [%s]\n  apex: true\n  adopt: true\n", strings.Join(suffixes, ", "))
 }
 
 // DNSEnabled reports whether the hub manager was started with the fleet's
@@ -56,9 +70,32 @@ func (f *Fleet) dnsArgs(ctx context.Context) []string {
 	return args
 }
 
-// prepareDNS puts the API token into the hub's credentials Secret.
+// prepareDNS puts the hub's DNS policy into its ConfigMap and the API token
+// into the hub's credentials Secret.
 func (f *Fleet) prepareDNS(ctx context.Context) error {
-	if !f.DNSEnabled(ctx) || f.DNS.Token == "" {
+	if !f.DNSEnabled(ctx) {
+		return nil
+	}
+	if f.DNS.Policy != "" {
+		f.Progress("hub: DNS policy in ConfigMap %s/%s", HubNamespace, DNSPolicyConfigMap)
+		cm := &corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{Name: DNSPolicyConfigMap, Namespace: HubNamespace},
+			Data:       map[string]string{"policy.yaml": f.DNS.Policy},
+		}
+		err := f.Hub.Client.Create(ctx, cm)
+		if apierrors.IsAlreadyExists(err) {
+			cur := &corev1.ConfigMap{}
+			if err := f.Hub.Client.Get(ctx, client.ObjectKeyFromObject(cm), cur); err != nil {
+				return err
+			}
+			cur.Data = cm.Data
+			err = f.Hub.Client.Update(ctx, cur)
+		}
+		if err != nil {
+			return fmt.Errorf("writing the DNS policy ConfigMap: %w", err)
+		}
+	}
+	if f.DNS.Token == "" {
 		return nil
 	}
 	f.Progress("hub: DNS provider %s, token in Secret %s/%s", f.DNS.Provider, HubNamespace, DNSCredentialsSecret)

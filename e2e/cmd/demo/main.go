@@ -252,7 +252,7 @@ func envOr(name, def string) string {
 func demoDNS() *framework.DNSOptions {
 	suffixes := envOr("FLEETHUB_DNS_ALLOWED_SUFFIXES", "example.com")
 	if token := os.Getenv("CLOUDFLARE_API_TOKEN"); token != "" {
-		return &framework.DNSOptions{Provider: framework.DNSCloudflare, Token: token, AllowedSuffixes: suffixes, HubID: "fleethub-demo"}
+		return &framework.DNSOptions{Provider: framework.DNSCloudflare, Token: token, AllowedSuffixes: suffixes, HubID: "fleethub-demo", Policy: framework.SamplePolicy(strings.Split(suffixes, ",")...)}
 	}
-	return &framework.DNSOptions{Provider: framework.DNSInMemory, AllowedSuffixes: suffixes, HubID: "fleethub-demo"}
+	return &framework.DNSOptions{Provider: framework.DNSInMemory, AllowedSuffixes: suffixes, HubID: "fleethub-demo", Policy: framework.SamplePolicy(strings.Split(suffixes, ",")...)}
 }

@@ -16,8 +16,8 @@ import (
 const (
 	// clusterIdentityAnnotation is where the kubeconfig provider records a
 	// member's identity (the UID of its kube-system namespace) on the
-	// member's kubeconfig Secret. MERGE: once the member-Secret contract
-	// exports this constant, use it here.
+	// member's kubeconfig Secret. It mirrors kubeconfig.AnnotationClusterIdentity
+	// (pkg/ does not import providers/; contract_test.go keeps the two equal).
 	clusterIdentityAnnotation = "app.54b3r.io/cluster-identity"
 	// memberSecretLabel marks member kubeconfig Secrets (multicluster-runtime's
 	// kubeconfig provider convention).
