@@ -64,9 +64,20 @@ func TestSimpleDBAndWebAppOfOneName(t *testing.T) {
 		}
 		return nil
 	})
-	// From here on (the SimpleDB converged long ago) nothing writes them.
-	dep := get(t, "beta", ns, "both", &appsv1.Deployment{})
-	svc := get(t, "beta", ns, "both", &corev1.Service{})
+	// Once the SimpleDB has settled its children (a create is followed by an
+	// apply that takes over its fields) nothing writes them any more.
+	dep, svc := &appsv1.Deployment{}, &corev1.Service{}
+	eventually(t, func() error {
+		for _, obj := range []client.Object{dep, svc} {
+			get(t, "beta", ns, "both", obj)
+			for _, m := range obj.GetManagedFields() {
+				if m.Manager == "fleethub" && m.Operation != metav1.ManagedFieldsOperationApply {
+					return fmt.Errorf("%T both not settled yet: fleethub %s", obj, m.Operation)
+				}
+			}
+		}
+		return nil
+	})
 	time.Sleep(2 * fleettest.TestConfig().ResyncInterval)
 	for _, obj := range []client.Object{dep, svc} {
 		now := obj.DeepCopyObject().(client.Object)
