@@ -67,17 +67,7 @@ func TestSimpleDBAndWebAppOfOneName(t *testing.T) {
 	// Once the SimpleDB has settled its children (a create is followed by an
 	// apply that takes over its fields) nothing writes them any more.
 	dep, svc := &appsv1.Deployment{}, &corev1.Service{}
-	eventually(t, func() error {
-		for _, obj := range []client.Object{dep, svc} {
-			get(t, "beta", ns, "both", obj)
-			for _, m := range obj.GetManagedFields() {
-				if m.Manager == "fleethub" && m.Operation != metav1.ManagedFieldsOperationApply {
-					return fmt.Errorf("%T both not settled yet: fleethub %s", obj, m.Operation)
-				}
-			}
-		}
-		return nil
-	})
+	waitSettled(t, "beta", ns, "both", dep, svc)
 	time.Sleep(2 * fleettest.TestConfig().ResyncInterval)
 	for _, obj := range []client.Object{dep, svc} {
 		now := obj.DeepCopyObject().(client.Object)
@@ -170,9 +160,11 @@ func TestDeletingSimpleDBGetsNoNewChildren(t *testing.T) {
 	if err := c.Get(ctx, key(ns, "leaving-data"), pvc); err == nil && pvc.DeletionTimestamp.IsZero() {
 		t.Errorf("a claim was created for a SimpleDB being deleted")
 	}
-	get(t, "alpha", ns, "leaving", db)
-	controllerutil.RemoveFinalizer(db, hold)
-	fleettest.Must(t, c.Update(ctx, db))
+	eventually(t, func() error { // the hub may write its status meanwhile
+		get(t, "alpha", ns, "leaving", db)
+		controllerutil.RemoveFinalizer(db, hold)
+		return c.Update(ctx, db)
+	})
 	cleanup(t, "alpha", ns, "leaving")
 }
 
@@ -187,6 +179,7 @@ func TestDriftRepairedByWatches(t *testing.T) {
 	fleettest.Must(t, c.Create(ctx, simpleDB(ns, "drift", func(d *v1alpha1.SimpleDB) { d.Spec.DeletionPolicy = v1alpha1.SimpleDBDelete })))
 	dep := waitFor(t, "beta", ns, "drift", &appsv1.Deployment{})
 	svc := waitFor(t, "beta", ns, "drift", &corev1.Service{})
+	waitSettled(t, "beta", ns, "drift", dep, svc)
 	image := dep.Spec.Template.Spec.Containers[0].Image
 
 	// Image edited by hand → restored.
@@ -225,6 +218,24 @@ func TestDriftRepairedByWatches(t *testing.T) {
 		return nil
 	})
 	cleanup(t, "beta", ns, "drift")
+}
+
+// waitSettled waits until fleethub has settled each child (a create is
+// followed by an apply that takes over its fields), so a test's own edit
+// or snapshot does not race that apply; objs are left holding the result.
+func waitSettled(t *testing.T, member, ns, name string, objs ...client.Object) {
+	t.Helper()
+	eventually(t, func() error {
+		for _, obj := range objs {
+			get(t, member, ns, name, obj)
+			for _, m := range obj.GetManagedFields() {
+				if m.Manager == "fleethub" && m.Operation != metav1.ManagedFieldsOperationApply {
+					return fmt.Errorf("%T %s not settled yet: fleethub %s", obj, name, m.Operation)
+				}
+			}
+		}
+		return nil
+	})
 }
 
 func condition2(conds []metav1.Condition, t string) metav1.Condition {
