@@ -677,6 +677,10 @@ func TestPasswordStable(t *testing.T) {
 		}
 	}
 
+	// The direct reconciles race the manager's own: start them once the
+	// children are settled, or a settling write may conflict with them.
+	waitSettled(t, "alpha", ns, "stable", &appsv1.Deployment{}, &corev1.Service{})
+	waitSettled(t, "alpha", ns, "stable-data", &corev1.PersistentVolumeClaim{})
 	reconcileDirectly(t, "alpha", ns, "stable", 100)
 	same("after 100 reconciles")
 
