@@ -43,7 +43,7 @@ import (
 	"github.com/fleethub/fleethub/pkg/config"
 	"github.com/fleethub/fleethub/pkg/fleettest"
 	"github.com/fleethub/fleethub/pkg/hub"
-	"github.com/fleethub/fleethub/providers/kubeconfig"
+	"github.com/fleethub/fleethub/pkg/membersecret"
 )
 
 const (
@@ -233,7 +233,7 @@ func TestHubRunsWithTheShippedRBAC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fleettest.Must(t, f.PutSecret(ctx, memberName, map[string][]byte{kubeconfig.SecretKey: kc}))
+	fleettest.Must(t, f.PutSecret(ctx, memberName, map[string][]byte{membersecret.Key: kc}))
 
 	// The manager's configuration is the overlay's ConfigMap, as envFrom
 	// gives it; only the listeners are off (tests share the host's ports)
@@ -301,8 +301,8 @@ func TestHubRunsWithTheShippedRBAC(t *testing.T) {
 		if err := f.Hub.Client.Get(ctx, client.ObjectKey{Namespace: hubNamespace, Name: memberName}, s); err != nil {
 			return err
 		}
-		if st := s.Annotations[kubeconfig.AnnotationState]; st != string(kubeconfig.StateReady) {
-			return fmt.Errorf("member state %q (%s: %s)", st, s.Annotations[kubeconfig.AnnotationReason], s.Annotations[kubeconfig.AnnotationMessage])
+		if st := s.Annotations[membersecret.AnnotationState]; st != string(membersecret.StateReady) {
+			return fmt.Errorf("member state %q (%s: %s)", st, s.Annotations[membersecret.AnnotationReason], s.Annotations[membersecret.AnnotationMessage])
 		}
 		events := &eventsv1.EventList{}
 		if err := f.Hub.Client.List(ctx, events, client.InNamespace(hubNamespace)); err != nil {

@@ -13,7 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/fleethub/fleethub/e2e/framework"
-	"github.com/fleethub/fleethub/providers/kubeconfig"
+	"github.com/fleethub/fleethub/pkg/membersecret"
 )
 
 // kinds maps each fleethub kind to its CRD plural and controller package.
@@ -74,7 +74,7 @@ func engagedKinds() map[string]map[string]bool {
 		if err := fleet.Hub.Client.Get(context.Background(), client.ObjectKey{Namespace: framework.HubNamespace, Name: m}, s); err != nil {
 			continue
 		}
-		for _, k := range strings.Split(s.Annotations[kubeconfig.AnnotationKinds], ",") {
+		for _, k := range strings.Split(s.Annotations[membersecret.AnnotationKinds], ",") {
 			if k = strings.TrimSpace(k); k != "" {
 				out[m][k] = true
 			}

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/fleethub/fleethub/e2e/backend"
-	"github.com/fleethub/fleethub/providers/kubeconfig"
+	"github.com/fleethub/fleethub/pkg/membersecret"
 )
 
 // Engagement is how fast the hub takes a member on.
@@ -153,7 +153,7 @@ func (f *fleet) timeEngagement(ctx context.Context, member string, kc []byte, cr
 
 // waitState polls until the provider reports the member in (or, with not,
 // out of) state, and returns how long that took.
-func (f *fleet) waitState(ctx context.Context, member string, state kubeconfig.State, not bool, timeout time.Duration) (time.Duration, error) {
+func (f *fleet) waitState(ctx context.Context, member string, state membersecret.State, not bool, timeout time.Duration) (time.Duration, error) {
 	start := time.Now()
 	err := backend.Poll(ctx, timeout, 20*time.Millisecond, func() error {
 		st, _, _ := f.provider.MemberState(member)

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/fleethub/fleethub/api/v1alpha1"
-	"github.com/fleethub/fleethub/providers/kubeconfig"
+	"github.com/fleethub/fleethub/pkg/membersecret"
 )
 
 // Latency compares reconcile latency in the healthy members with every
@@ -72,7 +72,7 @@ func (f *fleet) latency(ctx context.Context, res *Results) error {
 	p := f.proxies[cut]
 	f.progress("cutting %s off (closing its proxy)", cut)
 	p.Cut()
-	noticed, err := f.waitState(ctx, cut, kubeconfig.StateReady, true, 2*f.opts.ProbeInterval+time.Minute)
+	noticed, err := f.waitState(ctx, cut, membersecret.StateReady, true, 2*f.opts.ProbeInterval+time.Minute)
 	if err != nil {
 		return fmt.Errorf("the hub did not notice %s was cut off: %w", cut, err)
 	}
@@ -92,7 +92,7 @@ func (f *fleet) latency(ctx context.Context, res *Results) error {
 	if err := p.Restore(); err != nil {
 		return fmt.Errorf("restoring the proxy of %s: %w", cut, err)
 	}
-	back, err := f.waitState(ctx, cut, kubeconfig.StateReady, false, 5*time.Minute)
+	back, err := f.waitState(ctx, cut, membersecret.StateReady, false, 5*time.Minute)
 	if err != nil {
 		return fmt.Errorf("%s did not come back: %w", cut, err)
 	}

@@ -17,7 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/fleethub/fleethub/e2e/backend"
-	"github.com/fleethub/fleethub/providers/kubeconfig"
+	"github.com/fleethub/fleethub/pkg/membersecret"
 )
 
 // TokenLifetime bounds the hub's token for a member registered by Secret.
@@ -102,8 +102,8 @@ func PutMemberSecret(ctx context.Context, hubClient client.Client, name string, 
 	if s.Labels == nil {
 		s.Labels = map[string]string{}
 	}
-	s.Labels[kubeconfig.SecretLabel] = "true"
-	s.Data = map[string][]byte{kubeconfig.SecretKey: kubeconfigData}
+	s.Labels[membersecret.Label] = "true"
+	s.Data = map[string][]byte{membersecret.Key: kubeconfigData}
 	if apierrors.IsNotFound(err) {
 		return hubClient.Create(ctx, s)
 	}
@@ -119,9 +119,9 @@ func (f *Fleet) WaitEngaged(ctx context.Context, member string, timeout time.Dur
 		if err := f.Hub.Client.Get(ctx, client.ObjectKey{Namespace: HubNamespace, Name: member}, s); err != nil {
 			return err
 		}
-		if st := s.Annotations[kubeconfig.AnnotationState]; st != string(kubeconfig.StateReady) {
+		if st := s.Annotations[membersecret.AnnotationState]; st != string(membersecret.StateReady) {
 			return fmt.Errorf("hub reports member state %q (%s: %s)", st,
-				s.Annotations[kubeconfig.AnnotationReason], s.Annotations[kubeconfig.AnnotationMessage])
+				s.Annotations[membersecret.AnnotationReason], s.Annotations[membersecret.AnnotationMessage])
 		}
 		return nil
 	})

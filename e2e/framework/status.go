@@ -15,7 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/fleethub/fleethub/providers/kubeconfig"
+	"github.com/fleethub/fleethub/pkg/membersecret"
 )
 
 // Kinds are fleethub's kinds, in the order status tables list them.
@@ -83,9 +83,9 @@ func (f *Fleet) PrintStatus(ctx context.Context, w io.Writer) error {
 		s := &corev1.Secret{}
 		if err := f.Hub.Client.Get(ctx, client.ObjectKey{Namespace: HubNamespace, Name: m.Name}, s); err == nil {
 			registered = "yes"
-			state = dash(s.Annotations[kubeconfig.AnnotationState])
-			reason = dash(s.Annotations[kubeconfig.AnnotationReason])
-			kinds = dash(s.Annotations[kubeconfig.AnnotationKinds])
+			state = dash(s.Annotations[membersecret.AnnotationState])
+			reason = dash(s.Annotations[membersecret.AnnotationReason])
+			kinds = dash(s.Annotations[membersecret.AnnotationKinds])
 			last = f.lastSecretEvent(ctx, s)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", m.Name, registered, state, reason, kinds, last)

@@ -33,6 +33,7 @@ import (
 	"github.com/fleethub/fleethub/pkg/config"
 	"github.com/fleethub/fleethub/pkg/hub"
 	"github.com/fleethub/fleethub/pkg/logging"
+	"github.com/fleethub/fleethub/pkg/membersecret"
 	"github.com/fleethub/fleethub/providers/kubeconfig"
 )
 
@@ -169,7 +170,7 @@ func (f *Fleet) Register(ctx context.Context, member string) error {
 	if err != nil {
 		return err
 	}
-	return f.PutSecret(ctx, member, map[string][]byte{kubeconfig.SecretKey: kc})
+	return f.PutSecret(ctx, member, map[string][]byte{membersecret.Key: kc})
 }
 
 // PutSecret writes a labelled member Secret with arbitrary data (for bad input tests).
@@ -180,7 +181,7 @@ func (f *Fleet) PutSecret(ctx context.Context, name string, data map[string][]by
 // PutSecretIn is PutSecret in another hub namespace (for a second hub manager).
 func (f *Fleet) PutSecretIn(ctx context.Context, namespace, name string, data map[string][]byte) error {
 	s := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: map[string]string{kubeconfig.SecretLabel: "true"}},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: map[string]string{membersecret.Label: "true"}},
 		Data:       data,
 	}
 	err := f.Hub.Client.Create(ctx, s)

@@ -10,7 +10,7 @@ import (
 
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/fleethub/fleethub/providers/kubeconfig"
+	"github.com/fleethub/fleethub/pkg/membersecret"
 )
 
 // Proxy forwards TCP connections to a member's apiserver so a test can cut the
@@ -125,7 +125,7 @@ func (f *Fleet) RegisterVia(ctx context.Context, member string) (*Proxy, error) 
 	if err != nil {
 		return nil, err
 	}
-	return p, f.PutSecret(ctx, member, map[string][]byte{kubeconfig.SecretKey: out})
+	return p, f.PutSecret(ctx, member, map[string][]byte{membersecret.Key: out})
 }
 
 // BlackHole listens on a loopback port and accepts connections that it never

@@ -32,8 +32,8 @@ import (
 	"github.com/fleethub/fleethub/deploy"
 	"github.com/fleethub/fleethub/pkg/fleettest"
 	"github.com/fleethub/fleethub/pkg/hub"
+	"github.com/fleethub/fleethub/pkg/membersecret"
 	"github.com/fleethub/fleethub/pkg/registration"
-	"github.com/fleethub/fleethub/providers/kubeconfig"
 )
 
 // The fleet: a hub from fleettest, and a member "m1" started here without
@@ -177,10 +177,10 @@ func TestRegisterLifecycle(t *testing.T) {
 		// The Secret: labelled, holding a kubeconfig whose user is a token.
 		secret := &corev1.Secret{}
 		fleettest.Must(t, fleet.Hub.Client.Get(ctx, client.ObjectKey{Namespace: fleettest.HubNamespace, Name: m1}, secret))
-		if secret.Labels[kubeconfig.SecretLabel] != "true" {
+		if secret.Labels[membersecret.Label] != "true" {
 			t.Errorf("secret labels: %v", secret.Labels)
 		}
-		if !bytes.Equal(secret.Data[kubeconfig.SecretKey], reg.Kubeconfig) {
+		if !bytes.Equal(secret.Data[membersecret.Key], reg.Kubeconfig) {
 			t.Error("secret does not hold the kubeconfig Register returned")
 		}
 		if got := secret.Annotations[registration.AnnotationTokenExpiration]; got != reg.TokenExpiration.Format(time.RFC3339) {
@@ -339,7 +339,7 @@ func TestRegisterLifecycle(t *testing.T) {
 		}
 		after := &corev1.Secret{}
 		fleettest.Must(t, fleet.Hub.Client.Get(ctx, client.ObjectKey{Namespace: fleettest.HubNamespace, Name: m1}, after))
-		if after.UID != before.UID || after.ResourceVersion == before.ResourceVersion || !bytes.Equal(after.Data[kubeconfig.SecretKey], again.Kubeconfig) {
+		if after.UID != before.UID || after.ResourceVersion == before.ResourceVersion || !bytes.Equal(after.Data[membersecret.Key], again.Kubeconfig) {
 			t.Error("the Secret was not updated in place with the new kubeconfig")
 		}
 		// The member objects were already right: nothing changed, nothing doubled.
@@ -390,7 +390,7 @@ func TestRegisterLifecycle(t *testing.T) {
 			if err := fleet.Hub.Client.Get(ctx, client.ObjectKey{Namespace: fleettest.HubNamespace, Name: m1}, s); err != nil {
 				return err
 			}
-			if s.Annotations[kubeconfig.AnnotationClusterIdentity] == "" {
+			if s.Annotations[membersecret.AnnotationClusterIdentity] == "" {
 				return fmt.Errorf("no identity recorded on secret %s", m1)
 			}
 			return nil
@@ -416,7 +416,7 @@ func TestRegisterLifecycle(t *testing.T) {
 			if members, err = registration.List(ctx, load(t, "hub"), "hub", fleettest.HubNamespace); err != nil {
 				return err
 			}
-			if len(members) != 1 || members[0].State != string(kubeconfig.StateReady) {
+			if len(members) != 1 || members[0].State != string(membersecret.StateReady) {
 				return fmt.Errorf("members: %+v", members)
 			}
 			return nil
@@ -537,7 +537,7 @@ func TestErrors(t *testing.T) {
 		}
 	}
 	t.Run("unregister with the member unreachable deletes nothing", func(t *testing.T) {
-		fleettest.Must(t, fleet.PutSecret(ctx, "gone", map[string][]byte{kubeconfig.SecretKey: []byte("x")}))
+		fleettest.Must(t, fleet.PutSecret(ctx, "gone", map[string][]byte{membersecret.Key: []byte("x")}))
 		member := load(t, m1)
 		member.Host = "https://127.0.0.1:1"
 		err := registration.Unregister(ctx, registration.UnregisterOptions{Name: "gone", Hub: load(t, "hub"), Member: member})

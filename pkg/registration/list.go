@@ -13,7 +13,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/fleethub/fleethub/providers/kubeconfig"
+	"github.com/fleethub/fleethub/pkg/membersecret"
 )
 
 // Member is one registered member as the hub reports it in the annotations of
@@ -42,7 +42,7 @@ func List(ctx context.Context, hub *rest.Config, hubContext, namespace string) (
 		return nil, fmt.Errorf("%s: %w", t, err)
 	}
 	secrets := &corev1.SecretList{}
-	if err := c.List(ctx, secrets, client.InNamespace(namespace), client.MatchingLabels{kubeconfig.SecretLabel: "true"}); err != nil {
+	if err := c.List(ctx, secrets, client.InNamespace(namespace), client.MatchingLabels{membersecret.Label: "true"}); err != nil {
 		return nil, explain(t, "listing secrets in "+namespace, err)
 	}
 	return Members(secrets.Items), nil
@@ -55,13 +55,13 @@ func Members(secrets []corev1.Secret) []Member {
 		a := s.Annotations
 		m := Member{
 			Name:            s.Name,
-			State:           strings.TrimSpace(a[kubeconfig.AnnotationState]),
-			Reason:          strings.TrimSpace(a[kubeconfig.AnnotationReason]),
-			Message:         strings.TrimSpace(a[kubeconfig.AnnotationMessage]),
-			LastTransition:  strings.TrimSpace(a[kubeconfig.AnnotationLastTransition]),
+			State:           strings.TrimSpace(a[membersecret.AnnotationState]),
+			Reason:          strings.TrimSpace(a[membersecret.AnnotationReason]),
+			Message:         strings.TrimSpace(a[membersecret.AnnotationMessage]),
+			LastTransition:  strings.TrimSpace(a[membersecret.AnnotationLastTransition]),
 			TokenExpiration: strings.TrimSpace(a[AnnotationTokenExpiration]),
 		}
-		for _, k := range strings.Split(a[kubeconfig.AnnotationKinds], ",") {
+		for _, k := range strings.Split(a[membersecret.AnnotationKinds], ",") {
 			if k = strings.TrimSpace(k); k != "" {
 				m.Kinds = append(m.Kinds, k)
 			}

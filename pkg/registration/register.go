@@ -27,7 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/fleethub/fleethub/deploy"
-	"github.com/fleethub/fleethub/providers/kubeconfig"
+	"github.com/fleethub/fleethub/pkg/membersecret"
 )
 
 const (
@@ -266,17 +266,17 @@ func Register(ctx context.Context, o RegisterOptions) (*Registration, error) {
 // anyway, and the first is what keeps working.
 func checkNotRegisteredElsewhere(ctx context.Context, o RegisterOptions, mc, hc client.Client, member, hub target) error {
 	ns := &corev1.Namespace{}
-	if err := mc.Get(ctx, client.ObjectKey{Name: kubeconfig.IdentityNamespace}, ns); err != nil {
-		return explain(member, "reading namespace "+kubeconfig.IdentityNamespace+" (the cluster's identity)", err)
+	if err := mc.Get(ctx, client.ObjectKey{Name: membersecret.IdentityNamespace}, ns); err != nil {
+		return explain(member, "reading namespace "+membersecret.IdentityNamespace+" (the cluster's identity)", err)
 	}
 	list := &corev1.SecretList{}
-	if err := hc.List(ctx, list, client.InNamespace(o.HubNamespace), client.MatchingLabels{kubeconfig.SecretLabel: "true"}); err != nil {
+	if err := hc.List(ctx, list, client.InNamespace(o.HubNamespace), client.MatchingLabels{membersecret.Label: "true"}); err != nil {
 		return explain(hub, "listing member secrets in namespace "+o.HubNamespace, err)
 	}
 	for _, s := range list.Items {
-		if s.Name != o.Name && s.Annotations[kubeconfig.AnnotationClusterIdentity] == string(ns.UID) {
+		if s.Name != o.Name && s.Annotations[membersecret.AnnotationClusterIdentity] == string(ns.UID) {
 			return fmt.Errorf("%s is already registered on the hub as member %q (secret %s/%s records its identity, namespace %s UID %s): re-run register with that name, or unregister it first",
-				member, s.Name, o.HubNamespace, s.Name, kubeconfig.IdentityNamespace, ns.UID)
+				member, s.Name, o.HubNamespace, s.Name, membersecret.IdentityNamespace, ns.UID)
 		}
 	}
 	return nil
@@ -293,13 +293,13 @@ func explainHubSecret(hub target, o RegisterOptions, err error) error {
 // the kubeconfig and the token expiry. The hub's health annotations belong
 // to the hub's field manager and are left alone.
 func hubSecret(o RegisterOptions, kc []byte, expires time.Time) *corev1ac.SecretApplyConfiguration {
-	labels := map[string]string{kubeconfig.SecretLabel: "true"}
+	labels := map[string]string{membersecret.Label: "true"}
 	for k, v := range Labels {
 		labels[k] = v
 	}
 	s := corev1ac.Secret(o.Name, o.HubNamespace).WithLabels(labels)
 	if kc != nil {
-		s.WithData(map[string][]byte{kubeconfig.SecretKey: kc}).
+		s.WithData(map[string][]byte{membersecret.Key: kc}).
 			WithAnnotations(map[string]string{AnnotationTokenExpiration: expires.Format(time.RFC3339)})
 	}
 	return s

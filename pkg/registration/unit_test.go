@@ -13,7 +13,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/fleethub/fleethub/providers/kubeconfig"
+	"github.com/fleethub/fleethub/pkg/membersecret"
 )
 
 func memberSecret(name string, annotations map[string]string) corev1.Secret {
@@ -24,22 +24,22 @@ func listFixture() []corev1.Secret {
 	return []corev1.Secret{
 		memberSecret("zeta", nil), // registered, the hub has not written anything yet
 		memberSecret("alpha", map[string]string{
-			kubeconfig.AnnotationState:          "Ready",
-			kubeconfig.AnnotationReason:         "Engaged",
-			kubeconfig.AnnotationMessage:        "all kinds engaged",
-			kubeconfig.AnnotationKinds:          "WebApp,SimpleDB",
-			kubeconfig.AnnotationLastTransition: "2026-05-01T10:00:00Z",
-			AnnotationTokenExpiration:           "2026-05-31T10:00:00Z",
+			membersecret.AnnotationState:          "Ready",
+			membersecret.AnnotationReason:         "Engaged",
+			membersecret.AnnotationMessage:        "all kinds engaged",
+			membersecret.AnnotationKinds:          "WebApp,SimpleDB",
+			membersecret.AnnotationLastTransition: "2026-05-01T10:00:00Z",
+			AnnotationTokenExpiration:             "2026-05-31T10:00:00Z",
 		}),
 		memberSecret("beta-long-name", map[string]string{
-			kubeconfig.AnnotationState:          "Unreachable",
-			kubeconfig.AnnotationReason:         "ConnectionRefused",
-			kubeconfig.AnnotationMessage:        "dial tcp 10.0.0.1:6443:\n\tconnection refused",
-			kubeconfig.AnnotationLastTransition: "2026-05-02T08:30:00Z",
+			membersecret.AnnotationState:          "Unreachable",
+			membersecret.AnnotationReason:         "ConnectionRefused",
+			membersecret.AnnotationMessage:        "dial tcp 10.0.0.1:6443:\n\tconnection refused",
+			membersecret.AnnotationLastTransition: "2026-05-02T08:30:00Z",
 		}),
 		memberSecret("gamma", map[string]string{
-			kubeconfig.AnnotationState: "MissingCRDs",
-			kubeconfig.AnnotationKinds: " WebApp , ",
+			membersecret.AnnotationState: "MissingCRDs",
+			membersecret.AnnotationKinds: " WebApp , ",
 		}),
 	}
 }

@@ -13,7 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/fleethub/fleethub/deploy"
-	"github.com/fleethub/fleethub/providers/kubeconfig"
+	"github.com/fleethub/fleethub/pkg/membersecret"
 )
 
 // UnregisterOptions describe one removal.
@@ -79,8 +79,8 @@ func Unregister(ctx context.Context, o UnregisterOptions) error {
 		fmt.Fprintf(o.Out, "  hub:    %s %s\n", "secret/"+o.Name, "not found (already unregistered)")
 	case err != nil:
 		return explain(hub, "reading secret "+o.HubNamespace+"/"+o.Name, err)
-	case secret.Labels[kubeconfig.SecretLabel] != "true":
-		return fmt.Errorf("secret %s/%s on the hub is not a member kubeconfig Secret (no label %s=true); not deleting it", o.HubNamespace, o.Name, kubeconfig.SecretLabel)
+	case secret.Labels[membersecret.Label] != "true":
+		return fmt.Errorf("secret %s/%s on the hub is not a member kubeconfig Secret (no label %s=true); not deleting it", o.HubNamespace, o.Name, membersecret.Label)
 	default:
 		if err := hc.Delete(ctx, secret, client.Preconditions{UID: &secret.UID}); client.IgnoreNotFound(err) != nil {
 			return explain(hub, "deleting secret "+o.HubNamespace+"/"+o.Name, err)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/fleethub/fleethub/deploy"
 	"github.com/fleethub/fleethub/pkg/fleettest"
+	"github.com/fleethub/fleethub/pkg/membersecret"
 	"github.com/fleethub/fleethub/providers/kubeconfig"
 )
 
@@ -75,12 +76,12 @@ func TestRiskyDestinationsAreRejected(t *testing.T) {
 	for name, tc := range destinationCases {
 		kc, err := fleet.Kubeconfig("m1")
 		fleettest.Must(t, err)
-		fleettest.Must(t, fleet.PutSecret(ctx, "risky-"+name, map[string][]byte{kubeconfig.SecretKey: edit(t, kc, tc.change)}))
+		fleettest.Must(t, fleet.PutSecret(ctx, "risky-"+name, map[string][]byte{membersecret.Key: edit(t, kc, tc.change)}))
 		defer func() { _ = fleet.Unregister(ctx, "risky-"+name) }()
 	}
 	for name, tc := range destinationCases {
 		t.Run(name, func(t *testing.T) {
-			waitState(t, "risky-"+name, kubeconfig.StateRejected, tc.reason)
+			waitState(t, "risky-"+name, membersecret.StateRejected, tc.reason)
 			if n := fleet.Requests.Total(before, "risky-"+name); n != 0 {
 				t.Errorf("%d requests were sent for a refused kubeconfig", n)
 			}
@@ -111,7 +112,7 @@ func TestRiskyDestinationsAllowedByFlags(t *testing.T) {
 		}
 		kc, err := fleet.Kubeconfig("m1")
 		fleettest.Must(t, err)
-		fleettest.Must(t, fleet.PutSecretIn(ctx, ns, name, map[string][]byte{kubeconfig.SecretKey: edit(t, kc, tc.change)}))
+		fleettest.Must(t, fleet.PutSecretIn(ctx, ns, name, map[string][]byte{membersecret.Key: edit(t, kc, tc.change)}))
 		accepted[name] = true
 	}
 	kc, err := fleet.Kubeconfig("m2")
@@ -120,7 +121,7 @@ func TestRiskyDestinationsAllowedByFlags(t *testing.T) {
 	if !strings.Contains(string(byName), "https://localhost:") {
 		t.Fatalf("no server by name in %s", byName)
 	}
-	fleettest.Must(t, fleet.PutSecretIn(ctx, ns, "by-name", map[string][]byte{kubeconfig.SecretKey: byName}))
+	fleettest.Must(t, fleet.PutSecretIn(ctx, ns, "by-name", map[string][]byte{membersecret.Key: byName}))
 
 	eventually(t, func() error {
 		for name := range accepted {
@@ -131,24 +132,24 @@ func TestRiskyDestinationsAllowedByFlags(t *testing.T) {
 			if err := fleet.Hub.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, s); err != nil {
 				return err
 			}
-			st, reason := s.Annotations[kubeconfig.AnnotationState], s.Annotations[kubeconfig.AnnotationReason]
-			if st == "" || st == string(kubeconfig.StateConnecting) || st == string(kubeconfig.StateRejected) {
-				return fmt.Errorf("%s is %s/%s (%s); want it accepted", name, st, reason, s.Annotations[kubeconfig.AnnotationMessage])
+			st, reason := s.Annotations[membersecret.AnnotationState], s.Annotations[membersecret.AnnotationReason]
+			if st == "" || st == string(membersecret.StateConnecting) || st == string(membersecret.StateRejected) {
+				return fmt.Errorf("%s is %s/%s (%s); want it accepted", name, st, reason, s.Annotations[membersecret.AnnotationMessage])
 			}
 		}
-		if st, _, _ := m.Provider.MemberState("by-name"); st != kubeconfig.StateRejected {
+		if st, _, _ := m.Provider.MemberState("by-name"); st != membersecret.StateRejected {
 			return fmt.Errorf("by-name is %q, want Rejected by the allow-list", st)
 		}
 		return nil
 	})
 	s := &corev1.Secret{}
 	fleettest.Must(t, fleet.Hub.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "by-name"}, s))
-	if s.Annotations[kubeconfig.AnnotationReason] != kubeconfig.ReasonServerNotAllowed {
-		t.Errorf("by-name reason %q, want %s", s.Annotations[kubeconfig.AnnotationReason], kubeconfig.ReasonServerNotAllowed)
+	if s.Annotations[membersecret.AnnotationReason] != kubeconfig.ReasonServerNotAllowed {
+		t.Errorf("by-name reason %q, want %s", s.Annotations[membersecret.AnnotationReason], kubeconfig.ReasonServerNotAllowed)
 	}
 	// Impersonating a system:masters member of the member works end to end.
 	eventually(t, func() error {
-		if st, _, _ := m.Provider.MemberState("impersonation"); st != kubeconfig.StateReady {
+		if st, _, _ := m.Provider.MemberState("impersonation"); st != membersecret.StateReady {
 			return fmt.Errorf("impersonation is %q, want Ready", st)
 		}
 		return nil
@@ -194,13 +195,13 @@ func TestInformerThatCannotSyncHoldsNoWorker(t *testing.T) {
 	fleettest.Must(t, err)
 	kc, err := user.KubeConfig()
 	fleettest.Must(t, err)
-	fleettest.Must(t, fleet.PutSecret(ctx, "m4-limited", map[string][]byte{kubeconfig.SecretKey: kc}))
+	fleettest.Must(t, fleet.PutSecret(ctx, "m4-limited", map[string][]byte{membersecret.Key: kc}))
 	defer func() { _ = fleet.Unregister(ctx, "m4-limited") }()
 
 	reconciles(t, "m1") // while m4-limited tries to engage
-	a := waitState(t, "m4-limited", kubeconfig.StateUnauthorized, "InformerNotSynced")
-	if !strings.Contains(a[kubeconfig.AnnotationMessage], "SimpleDB") {
-		t.Errorf("message %q does not name the kind that cannot sync", a[kubeconfig.AnnotationMessage])
+	a := waitState(t, "m4-limited", membersecret.StateUnauthorized, "InformerNotSynced")
+	if !strings.Contains(a[membersecret.AnnotationMessage], "SimpleDB") {
+		t.Errorf("message %q does not name the kind that cannot sync", a[membersecret.AnnotationMessage])
 	}
 	if _, err := mgr.Provider.Get(ctx, "m4-limited"); err == nil {
 		t.Error("a member whose informers did not sync was handed to the controllers")

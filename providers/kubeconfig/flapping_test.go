@@ -13,7 +13,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/fleethub/fleethub/pkg/fleettest"
-	"github.com/fleethub/fleethub/providers/kubeconfig"
+	"github.com/fleethub/fleethub/pkg/membersecret"
 )
 
 // settledGoroutines is the goroutine count once transient ones have ended.
@@ -59,7 +59,7 @@ func TestFlappingMemberStaysFlat(t *testing.T) {
 	}
 	out, err := clientcmd.Write(*kc)
 	fleettest.Must(t, err)
-	fleettest.Must(t, fleet.PutSecretIn(ctx, ns, "m2", map[string][]byte{kubeconfig.SecretKey: out}))
+	fleettest.Must(t, fleet.PutSecretIn(ctx, ns, "m2", map[string][]byte{membersecret.Key: out}))
 	available := func(want bool) func() error {
 		return func() error {
 			if got := m.Provider.Members()["m2"]; got != want {

@@ -8,35 +8,23 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-)
 
-// IdentityNamespace is the namespace whose UID identifies a member cluster
-// (the convention of OpenTelemetry's k8s.cluster.uid and of SIG-Multicluster's
-// cluster.clusterset.k8s.io ClusterProperty): it exists in every cluster,
-// lives as long as the cluster, and is new when the cluster is rebuilt.
-const IdentityNamespace = "kube-system"
-
-// Event reasons about identities.
-const (
-	// ReasonDuplicateCluster: the Secret's cluster is already registered under another Secret.
-	ReasonDuplicateCluster = "DuplicateCluster"
-	// ReasonIdentityChanged: the cluster behind a Secret is not the one it was (rebuilt, or the kubeconfig points elsewhere).
-	ReasonIdentityChanged = "ClusterIdentityChanged"
+	"github.com/fleethub/fleethub/pkg/membersecret"
 )
 
 // readIdentity reads the member's identity: one GET, within the engage deadline.
 func (p *Provider) readIdentity(ctx context.Context, core corev1client.CoreV1Interface) (string, memberState, bool) {
 	ictx, cancel := context.WithTimeout(ctx, p.opts.EngageTimeout)
 	defer cancel()
-	ns, err := core.Namespaces().Get(ictx, IdentityNamespace, metav1.GetOptions{})
+	ns, err := core.Namespaces().Get(ictx, membersecret.IdentityNamespace, metav1.GetOptions{})
 	if err != nil {
 		if ctx.Err() != nil {
 			return "", memberState{}, false
 		}
 		st := classify(err, p.opts.EngageTimeout)
-		if st.State == StateUnauthorized {
+		if st.State == membersecret.StateUnauthorized {
 			st.Reason = "IdentityUnreadable"
-			st.Message = fmt.Sprintf("the hub may not read namespace %s, whose UID identifies the cluster (the member ClusterRole needs get on namespaces/%s; re-apply deploy/member or re-run kubectl fleethub register): %v", IdentityNamespace, IdentityNamespace, err)
+			st.Message = fmt.Sprintf("the hub may not read namespace %s, whose UID identifies the cluster (the member ClusterRole needs get on namespaces/%s; re-apply deploy/member or re-run kubectl fleethub register): %v", membersecret.IdentityNamespace, membersecret.IdentityNamespace, err)
 		}
 		return "", st, false
 	}
@@ -50,7 +38,7 @@ func (p *Provider) readIdentity(ctx context.Context, core corev1client.CoreV1Int
 // Secrets refused as duplicates never record it.
 func (p *Provider) claim(ctx context.Context, m *member, id string) (string, error) {
 	list := &corev1.SecretList{}
-	if err := p.hub.List(ctx, list, client.InNamespace(p.opts.Namespace), client.MatchingLabels{SecretLabel: "true"}); err != nil {
+	if err := p.hub.List(ctx, list, client.InNamespace(p.opts.Namespace), client.MatchingLabels{membersecret.Label: "true"}); err != nil {
 		return "", err
 	}
 	var me *corev1.Secret
@@ -61,7 +49,7 @@ func (p *Provider) claim(ctx context.Context, m *member, id string) (string, err
 		case !s.DeletionTimestamp.IsZero():
 		case s.Name == m.name:
 			me = s
-		case s.Annotations[AnnotationClusterIdentity] == id:
+		case s.Annotations[membersecret.AnnotationClusterIdentity] == id:
 			recorded = append(recorded, s)
 		}
 	}
@@ -75,7 +63,7 @@ func (p *Provider) claim(ctx context.Context, m *member, id string) (string, err
 			return h, nil
 		}
 	}
-	mine := me != nil && me.Annotations[AnnotationClusterIdentity] == id
+	mine := me != nil && me.Annotations[membersecret.AnnotationClusterIdentity] == id
 	for _, s := range recorded {
 		if !mine || before(s, me) {
 			return s.Name, nil
@@ -114,7 +102,7 @@ func (p *Provider) recordIdentity(ctx context.Context, m *member, id string) boo
 	if err := p.hub.Get(ctx, client.ObjectKeyFromObject(m.secret), cur); err != nil {
 		return false
 	}
-	was := cur.Annotations[AnnotationClusterIdentity]
+	was := cur.Annotations[membersecret.AnnotationClusterIdentity]
 	if was == id {
 		return false
 	}
@@ -122,7 +110,7 @@ func (p *Provider) recordIdentity(ctx context.Context, m *member, id string) boo
 	if cur.Annotations == nil {
 		cur.Annotations = map[string]string{}
 	}
-	cur.Annotations[AnnotationClusterIdentity] = id
+	cur.Annotations[membersecret.AnnotationClusterIdentity] = id
 	if err := p.hub.Patch(ctx, cur, client.MergeFrom(orig)); err != nil {
 		p.log.Error(err, "Recording the member's cluster identity failed", "cluster", m.name)
 	}
@@ -130,7 +118,7 @@ func (p *Provider) recordIdentity(ctx context.Context, m *member, id string) boo
 		return false
 	}
 	p.log.Info("Member cluster identity changed", "cluster", m.name, "was", was, "now", id)
-	p.recorder.Eventf(m.secret, nil, corev1.EventTypeWarning, ReasonIdentityChanged, "Identify",
-		"the cluster behind this Secret has a new identity (namespace %s UID %s, was %s): it was rebuilt or the kubeconfig points at another cluster; reconnecting", IdentityNamespace, id, was)
+	p.recorder.Eventf(m.secret, nil, corev1.EventTypeWarning, membersecret.ReasonIdentityChanged, "Identify",
+		"the cluster behind this Secret has a new identity (namespace %s UID %s, was %s): it was rebuilt or the kubeconfig points at another cluster; reconnecting", membersecret.IdentityNamespace, id, was)
 	return true
 }

@@ -13,14 +13,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/fleethub/fleethub/pkg/fleettest"
-	"github.com/fleethub/fleethub/providers/kubeconfig"
+	"github.com/fleethub/fleethub/pkg/membersecret"
 )
 
 // identityOf is the member's identity as the hub should record it.
 func identityOf(t *testing.T, member string) string {
 	t.Helper()
 	ns := &corev1.Namespace{}
-	fleettest.Must(t, fleet.Members[member].Client.Get(context.Background(), client.ObjectKey{Name: kubeconfig.IdentityNamespace}, ns))
+	fleettest.Must(t, fleet.Members[member].Client.Get(context.Background(), client.ObjectKey{Name: membersecret.IdentityNamespace}, ns))
 	return string(ns.UID)
 }
 
@@ -59,15 +59,15 @@ func memberEvents(t *testing.T, member string) int {
 func TestSameClusterRegisteredTwice(t *testing.T) {
 	setup(t)
 	ctx := context.Background()
-	waitState(t, "m1", kubeconfig.StateReady, "")
+	waitState(t, "m1", membersecret.StateReady, "")
 	id := identityOf(t, "m1")
 	eventually(t, func() error {
 		a, err := annotations("m1")
 		if err != nil {
 			return err
 		}
-		if a[kubeconfig.AnnotationClusterIdentity] != id {
-			return fmt.Errorf("m1 records identity %q, want %q", a[kubeconfig.AnnotationClusterIdentity], id)
+		if a[membersecret.AnnotationClusterIdentity] != id {
+			return fmt.Errorf("m1 records identity %q, want %q", a[membersecret.AnnotationClusterIdentity], id)
 		}
 		return nil
 	})
@@ -76,13 +76,13 @@ func TestSameClusterRegisteredTwice(t *testing.T) {
 
 	kc, err := fleet.Kubeconfig("m1")
 	fleettest.Must(t, err)
-	fleettest.Must(t, fleet.PutSecret(ctx, "m1-again", map[string][]byte{kubeconfig.SecretKey: kc}))
+	fleettest.Must(t, fleet.PutSecret(ctx, "m1-again", map[string][]byte{membersecret.Key: kc}))
 	defer func() { _ = fleet.Unregister(ctx, "m1-again") }()
-	a := waitState(t, "m1-again", kubeconfig.StateRejected, kubeconfig.ReasonDuplicateCluster)
-	if !strings.Contains(a[kubeconfig.AnnotationMessage], fleettest.HubNamespace+"/m1") {
-		t.Errorf("message %q does not name the Secret holding the cluster", a[kubeconfig.AnnotationMessage])
+	a := waitState(t, "m1-again", membersecret.StateRejected, membersecret.ReasonDuplicateCluster)
+	if !strings.Contains(a[membersecret.AnnotationMessage], fleettest.HubNamespace+"/m1") {
+		t.Errorf("message %q does not name the Secret holding the cluster", a[membersecret.AnnotationMessage])
 	}
-	if got := a[kubeconfig.AnnotationClusterIdentity]; got != "" {
+	if got := a[membersecret.AnnotationClusterIdentity]; got != "" {
 		t.Errorf("the duplicate records identity %q; only the holder may", got)
 	}
 	if mgr.Provider.Members()["m1-again"] {
@@ -106,7 +106,7 @@ func TestSameClusterRegisteredTwice(t *testing.T) {
 	if now := hubEvents(t, fleettest.HubNamespace, "m1-again", ""); now != hubBefore {
 		t.Errorf("Events on the duplicate's Secret grew from %d to %d", hubBefore, now)
 	}
-	if n := hubEvents(t, fleettest.HubNamespace, "m1-again", string(kubeconfig.StateRejected)); n != 1 {
+	if n := hubEvents(t, fleettest.HubNamespace, "m1-again", string(membersecret.StateRejected)); n != 1 {
 		t.Errorf("%d Rejected Events on the duplicate's Secret, want 1", n)
 	}
 	if now := memberEvents(t, "m1"); now != memberBefore {
@@ -129,7 +129,7 @@ func TestDuplicateSurvivesRestartAndTakesOver(t *testing.T) {
 	fleettest.Must(t, fleet.Hub.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
 	cfg := fleettest.TestConfig()
 	cfg.HubNamespace = ns
-	state := func(m *fleettest.Manager, name string, want kubeconfig.State) func() error {
+	state := func(m *fleettest.Manager, name string, want membersecret.State) func() error {
 		return func() error {
 			if st, _, _ := m.Provider.MemberState(name); st != want {
 				return fmt.Errorf("%s is %q, want %s", name, st, want)
@@ -140,36 +140,36 @@ func TestDuplicateSurvivesRestartAndTakesOver(t *testing.T) {
 	put := func(name string) {
 		kc, err := fleet.Kubeconfig("m2")
 		fleettest.Must(t, err)
-		fleettest.Must(t, fleet.PutSecretIn(ctx, ns, name, map[string][]byte{kubeconfig.SecretKey: kc}))
+		fleettest.Must(t, fleet.PutSecretIn(ctx, ns, name, map[string][]byte{membersecret.Key: kc}))
 	}
 	a, err := fleet.StartManager(cfg)
 	fleettest.Must(t, err)
 	put("zz-first")
-	eventually(t, state(a, "zz-first", kubeconfig.StateReady))
+	eventually(t, state(a, "zz-first", membersecret.StateReady))
 	// Sorts first and would win a tie on name, but the identity is recorded
 	// on zz-first already.
 	put("aa-second")
-	eventually(t, state(a, "aa-second", kubeconfig.StateRejected))
+	eventually(t, state(a, "aa-second", membersecret.StateRejected))
 	fleettest.Must(t, a.Stop())
 
 	b, err := fleet.StartManager(cfg)
 	fleettest.Must(t, err)
 	defer func() { _ = b.Stop() }()
-	eventually(t, state(b, "zz-first", kubeconfig.StateReady))
-	eventually(t, state(b, "aa-second", kubeconfig.StateRejected))
+	eventually(t, state(b, "zz-first", membersecret.StateReady))
+	eventually(t, state(b, "aa-second", membersecret.StateRejected))
 	// Stable, not a race won once.
 	time.Sleep(3 * cfg.MemberProbeInterval)
-	fleettest.Must(t, state(b, "aa-second", kubeconfig.StateRejected)())
-	fleettest.Must(t, state(b, "zz-first", kubeconfig.StateReady)())
+	fleettest.Must(t, state(b, "aa-second", membersecret.StateRejected)())
+	fleettest.Must(t, state(b, "zz-first", membersecret.StateReady)())
 
 	fleettest.Must(t, fleet.Hub.Client.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "zz-first"}}))
-	eventually(t, state(b, "aa-second", kubeconfig.StateReady))
+	eventually(t, state(b, "aa-second", membersecret.StateReady))
 	eventually(t, func() error {
 		s := &corev1.Secret{}
 		if err := fleet.Hub.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "aa-second"}, s); err != nil {
 			return err
 		}
-		if s.Annotations[kubeconfig.AnnotationClusterIdentity] != identityOf(t, "m2") {
+		if s.Annotations[membersecret.AnnotationClusterIdentity] != identityOf(t, "m2") {
 			return fmt.Errorf("aa-second does not record the identity after taking over")
 		}
 		return nil
@@ -183,28 +183,28 @@ func TestNewClusterUnderTheSameSecretIsAnnounced(t *testing.T) {
 	ctx := context.Background()
 	kc, err := fleet.Kubeconfig("m3")
 	fleettest.Must(t, err)
-	fleettest.Must(t, fleet.PutSecret(ctx, "rebuilt", map[string][]byte{kubeconfig.SecretKey: kc}))
+	fleettest.Must(t, fleet.PutSecret(ctx, "rebuilt", map[string][]byte{membersecret.Key: kc}))
 	defer func() { _ = fleet.Unregister(ctx, "rebuilt") }()
-	waitState(t, "rebuilt", kubeconfig.StateMissingCRDs, "")
+	waitState(t, "rebuilt", membersecret.StateMissingCRDs, "")
 	eventually(t, func() error {
-		if a, _ := annotations("rebuilt"); a[kubeconfig.AnnotationClusterIdentity] != identityOf(t, "m3") {
+		if a, _ := annotations("rebuilt"); a[membersecret.AnnotationClusterIdentity] != identityOf(t, "m3") {
 			return fmt.Errorf("identity not recorded yet")
 		}
 		return nil
 	})
-	if n := hubEvents(t, fleettest.HubNamespace, "rebuilt", kubeconfig.ReasonIdentityChanged); n != 0 {
+	if n := hubEvents(t, fleettest.HubNamespace, "rebuilt", membersecret.ReasonIdentityChanged); n != 0 {
 		t.Fatalf("%d identity-change Events for a first registration", n)
 	}
 
 	kc, err = fleet.Kubeconfig("m4")
 	fleettest.Must(t, err)
-	fleettest.Must(t, fleet.PutSecret(ctx, "rebuilt", map[string][]byte{kubeconfig.SecretKey: kc}))
+	fleettest.Must(t, fleet.PutSecret(ctx, "rebuilt", map[string][]byte{membersecret.Key: kc}))
 	eventually(t, func() error {
-		if a, _ := annotations("rebuilt"); a[kubeconfig.AnnotationClusterIdentity] != identityOf(t, "m4") {
+		if a, _ := annotations("rebuilt"); a[membersecret.AnnotationClusterIdentity] != identityOf(t, "m4") {
 			return fmt.Errorf("new identity not recorded yet")
 		}
-		if hubEvents(t, fleettest.HubNamespace, "rebuilt", kubeconfig.ReasonIdentityChanged) != 1 {
-			return fmt.Errorf("no %s Event", kubeconfig.ReasonIdentityChanged)
+		if hubEvents(t, fleettest.HubNamespace, "rebuilt", membersecret.ReasonIdentityChanged) != 1 {
+			return fmt.Errorf("no %s Event", membersecret.ReasonIdentityChanged)
 		}
 		return nil
 	})

@@ -24,6 +24,7 @@ import (
 	"github.com/fleethub/fleethub/deploy"
 	"github.com/fleethub/fleethub/pkg/controller/simpledb"
 	"github.com/fleethub/fleethub/pkg/fleettest"
+	"github.com/fleethub/fleethub/pkg/membersecret"
 	"github.com/fleethub/fleethub/providers/kubeconfig"
 )
 
@@ -67,7 +68,7 @@ func annotations(name string) (map[string]string, error) {
 	return s.Annotations, err
 }
 
-func waitState(t *testing.T, name string, want kubeconfig.State, reason string) map[string]string {
+func waitState(t *testing.T, name string, want membersecret.State, reason string) map[string]string {
 	t.Helper()
 	var got map[string]string
 	eventually(t, func() error {
@@ -76,10 +77,10 @@ func waitState(t *testing.T, name string, want kubeconfig.State, reason string) 
 			return err
 		}
 		got = a
-		if a[kubeconfig.AnnotationState] != string(want) || (reason != "" && a[kubeconfig.AnnotationReason] != reason) {
-			return fmt.Errorf("member %s: state %q reason %q (%s), want %s %s", name, a[kubeconfig.AnnotationState], a[kubeconfig.AnnotationReason], a[kubeconfig.AnnotationMessage], want, reason)
+		if a[membersecret.AnnotationState] != string(want) || (reason != "" && a[membersecret.AnnotationReason] != reason) {
+			return fmt.Errorf("member %s: state %q reason %q (%s), want %s %s", name, a[membersecret.AnnotationState], a[membersecret.AnnotationReason], a[membersecret.AnnotationMessage], want, reason)
 		}
-		if a[kubeconfig.AnnotationLastTransition] == "" {
+		if a[membersecret.AnnotationLastTransition] == "" {
 			return fmt.Errorf("no last-transition annotation")
 		}
 		return nil
@@ -102,9 +103,9 @@ func reconciles(t *testing.T, member string) {
 
 func TestReadyMemberIsAnnotatedAndMeasured(t *testing.T) {
 	setup(t)
-	a := waitState(t, "m1", kubeconfig.StateReady, "Connected")
-	if !strings.Contains(a[kubeconfig.AnnotationKinds], "WebApp") {
-		t.Errorf("kinds annotation = %q", a[kubeconfig.AnnotationKinds])
+	a := waitState(t, "m1", membersecret.StateReady, "Connected")
+	if !strings.Contains(a[membersecret.AnnotationKinds], "WebApp") {
+		t.Errorf("kinds annotation = %q", a[membersecret.AnnotationKinds])
 	}
 	if v, ok := gauge("fleethub_member_cluster_ready", "cluster", "m1"); !ok || v != 1 {
 		t.Errorf("fleethub_member_cluster_ready{cluster=m1} = %v (present %v), want 1", v, ok)
@@ -116,7 +117,7 @@ func TestReadyMemberIsAnnotatedAndMeasured(t *testing.T) {
 		return nil
 	})
 	// An Event on the Secret recorded the transition.
-	eventually(t, func() error { return eventFor("m1", string(kubeconfig.StateReady)) })
+	eventually(t, func() error { return eventFor("m1", string(membersecret.StateReady)) })
 }
 
 func TestHostileKubeconfigsAreRejected(t *testing.T) {
@@ -137,13 +138,13 @@ func TestHostileKubeconfigsAreRejected(t *testing.T) {
 	}
 	for name, tc := range cases {
 		secret := "hostile-" + name
-		fleettest.Must(t, fleet.PutSecret(ctx, secret, map[string][]byte{kubeconfig.SecretKey: tc.data}))
+		fleettest.Must(t, fleet.PutSecret(ctx, secret, map[string][]byte{membersecret.Key: tc.data}))
 		defer func() { _ = fleet.Unregister(ctx, secret) }()
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			waitState(t, "hostile-"+name, kubeconfig.StateRejected, tc.reason)
-			eventually(t, func() error { return eventFor("hostile-"+name, kubeconfig.ReasonInvalidKubeconfig) })
+			waitState(t, "hostile-"+name, membersecret.StateRejected, tc.reason)
+			eventually(t, func() error { return eventFor("hostile-"+name, membersecret.ReasonInvalidKubeconfig) })
 		})
 	}
 	if _, err := os.Stat("/tmp/pwned"); err == nil {
@@ -157,9 +158,9 @@ func TestWrongTokenIsUnauthorized(t *testing.T) {
 	ctx := context.Background()
 	kc, err := fleet.KubeconfigWithToken("m2", "not-a-valid-token")
 	fleettest.Must(t, err)
-	fleettest.Must(t, fleet.PutSecret(ctx, "m2-bad-token", map[string][]byte{kubeconfig.SecretKey: kc}))
+	fleettest.Must(t, fleet.PutSecret(ctx, "m2-bad-token", map[string][]byte{membersecret.Key: kc}))
 	defer func() { _ = fleet.Unregister(ctx, "m2-bad-token") }()
-	waitState(t, "m2-bad-token", kubeconfig.StateUnauthorized, "")
+	waitState(t, "m2-bad-token", membersecret.StateUnauthorized, "")
 	if v, ok := gauge("fleethub_member_cluster_ready", "cluster", "m2-bad-token"); !ok || v != 0 {
 		t.Errorf("ready gauge = %v (present %v), want 0", v, ok)
 	}
@@ -170,9 +171,9 @@ func TestMemberMissingCRDsIsEngagedWhenTheyArrive(t *testing.T) {
 	ctx := context.Background()
 	fleettest.Must(t, fleet.Register(ctx, "m3"))
 	defer func() { _ = fleet.Unregister(ctx, "m3") }()
-	a := waitState(t, "m3", kubeconfig.StateMissingCRDs, "CRDsNotInstalled")
-	if a[kubeconfig.AnnotationKinds] != "" {
-		t.Errorf("kinds = %q, want none", a[kubeconfig.AnnotationKinds])
+	a := waitState(t, "m3", membersecret.StateMissingCRDs, "CRDsNotInstalled")
+	if a[membersecret.AnnotationKinds] != "" {
+		t.Errorf("kinds = %q, want none", a[membersecret.AnnotationKinds])
 	}
 	reconciles(t, "m1") // others unaffected
 
@@ -186,8 +187,8 @@ func TestMemberMissingCRDsIsEngagedWhenTheyArrive(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if !strings.Contains(a[kubeconfig.AnnotationKinds], "WebApp") {
-			return fmt.Errorf("kinds = %q", a[kubeconfig.AnnotationKinds])
+		if !strings.Contains(a[membersecret.AnnotationKinds], "WebApp") {
+			return fmt.Errorf("kinds = %q", a[membersecret.AnnotationKinds])
 		}
 		return nil
 	})
@@ -204,8 +205,8 @@ func TestMemberMissingCRDsIsEngagedWhenTheyArrive(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if !strings.Contains(a[kubeconfig.AnnotationKinds], "SimpleDB") {
-			return fmt.Errorf("kinds = %q", a[kubeconfig.AnnotationKinds])
+		if !strings.Contains(a[membersecret.AnnotationKinds], "SimpleDB") {
+			return fmt.Errorf("kinds = %q", a[membersecret.AnnotationKinds])
 		}
 		return nil
 	})
@@ -226,19 +227,19 @@ func TestUnreachableMemberRecovers(t *testing.T) {
 		_ = proxy.Restore()
 		fleettest.Must(t, fleet.Register(ctx, "m2"))
 	}()
-	waitState(t, "m2", kubeconfig.StateReady, "")
+	waitState(t, "m2", membersecret.StateReady, "")
 	reconciles(t, "m2")
 
 	proxy.Cut()
-	waitState(t, "m2", kubeconfig.StateUnreachable, "")
-	eventually(t, func() error { return eventFor("m2", string(kubeconfig.StateUnreachable)) })
+	waitState(t, "m2", membersecret.StateUnreachable, "")
+	eventually(t, func() error { return eventFor("m2", string(membersecret.StateUnreachable)) })
 	if v, _ := gauge("fleethub_member_cluster_ready", "cluster", "m2"); v != 0 {
 		t.Errorf("ready gauge = %v while unreachable", v)
 	}
 	reconciles(t, "m1") // the healthy member keeps converging
 
 	fleettest.Must(t, proxy.Restore())
-	waitState(t, "m2", kubeconfig.StateReady, "")
+	waitState(t, "m2", membersecret.StateReady, "")
 	reconciles(t, "m2")
 }
 
@@ -292,8 +293,8 @@ func TestHubReadsOnlyItsOwnNamespace(t *testing.T) {
 	kc, err := fleet.Kubeconfig("m1")
 	fleettest.Must(t, err)
 	s := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: "sneaky", Namespace: "elsewhere", Labels: map[string]string{kubeconfig.SecretLabel: "true"}},
-		Data:       map[string][]byte{kubeconfig.SecretKey: kc},
+		ObjectMeta: metav1.ObjectMeta{Name: "sneaky", Namespace: "elsewhere", Labels: map[string]string{membersecret.Label: "true"}},
+		Data:       map[string][]byte{membersecret.Key: kc},
 	}
 	fleettest.Must(t, fleet.Hub.Client.Create(ctx, s))
 	time.Sleep(2 * time.Second)
@@ -415,7 +416,7 @@ func TestLeaderElectionFailover(t *testing.T) {
 	fleettest.Must(t, fleet.Hub.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
 	kc, err := fleet.Kubeconfig("m1")
 	fleettest.Must(t, err)
-	fleettest.Must(t, fleet.PutSecretIn(ctx, ns, "m1", map[string][]byte{kubeconfig.SecretKey: kc}))
+	fleettest.Must(t, fleet.PutSecretIn(ctx, ns, "m1", map[string][]byte{membersecret.Key: kc}))
 
 	cfg := fleettest.TestConfig()
 	cfg.HubNamespace = ns
@@ -480,10 +481,10 @@ func TestBlackHoleMemberTimesOut(t *testing.T) {
 	kc, err := fleet.KubeconfigWithToken("m1", "x")
 	fleettest.Must(t, err)
 	kcs := strings.Replace(string(kc), fleet.Members["m1"].Config.Host, "https://"+hole.Addr().String(), 1)
-	fleettest.Must(t, fleet.PutSecret(ctx, "black-hole", map[string][]byte{kubeconfig.SecretKey: []byte(kcs)}))
+	fleettest.Must(t, fleet.PutSecret(ctx, "black-hole", map[string][]byte{membersecret.Key: []byte(kcs)}))
 	defer func() { _ = fleet.Unregister(ctx, "black-hole") }()
 	reconciles(t, "m1") // meanwhile the others are served
-	waitState(t, "black-hole", kubeconfig.StateUnreachable, "Timeout")
+	waitState(t, "black-hole", membersecret.StateUnreachable, "Timeout")
 }
 
 // With --install-crds the hub installs its own CRDs in a member that has none,
@@ -495,7 +496,7 @@ func TestInstallCRDs(t *testing.T) {
 	fleettest.Must(t, fleet.Hub.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
 	kc, err := fleet.Kubeconfig("m4")
 	fleettest.Must(t, err)
-	fleettest.Must(t, fleet.PutSecretIn(ctx, ns, "m4", map[string][]byte{kubeconfig.SecretKey: kc}))
+	fleettest.Must(t, fleet.PutSecretIn(ctx, ns, "m4", map[string][]byte{membersecret.Key: kc}))
 	cfg := fleettest.TestConfig()
 	cfg.HubNamespace = ns
 	cfg.InstallCRDs = true
@@ -504,7 +505,7 @@ func TestInstallCRDs(t *testing.T) {
 	defer func() { _ = m.Stop() }()
 	eventually(t, func() error {
 		st, kinds, _ := m.Provider.MemberState("m4")
-		if st != kubeconfig.StateReady {
+		if st != membersecret.StateReady {
 			return fmt.Errorf("m4 is %s with kinds %v", st, kinds)
 		}
 		return nil

@@ -22,6 +22,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/cluster"
 	"sigs.k8s.io/multicluster-runtime/pkg/multicluster"
+
+	"github.com/fleethub/fleethub/pkg/membersecret"
 )
 
 type httpRoundTripper = http.RoundTripper
@@ -43,7 +45,7 @@ type member struct {
 }
 
 type memberState struct {
-	State   State
+	State   membersecret.State
 	Reason  string
 	Message string
 }
@@ -55,7 +57,7 @@ func newMember(name, fingerprint string, secret *corev1.Secret) *member {
 	return &member{
 		name: name, fingerprint: fingerprint, done: make(chan struct{}),
 		secret: &corev1.Secret{ObjectMeta: *secret.ObjectMeta.DeepCopy()},
-		state:  memberState{State: StateConnecting, Reason: "Registered", Message: "Connecting to the member"},
+		state:  memberState{State: membersecret.StateConnecting, Reason: "Registered", Message: "Connecting to the member"},
 	}
 }
 
@@ -89,12 +91,12 @@ func (p *Provider) run(ctx context.Context, m *member, cfg *rest.Config, setting
 
 	dc, err := discovery.NewDiscoveryClientForConfig(rest.CopyConfig(cfg))
 	if err != nil {
-		p.setState(ctx, m, memberState{State: StateRejected, Reason: ReasonMalformedKubeconfig, Message: err.Error()})
+		p.setState(ctx, m, memberState{State: membersecret.StateRejected, Reason: ReasonMalformedKubeconfig, Message: err.Error()})
 		return
 	}
 	core, err := corev1client.NewForConfig(rest.CopyConfig(cfg))
 	if err != nil {
-		p.setState(ctx, m, memberState{State: StateRejected, Reason: ReasonMalformedKubeconfig, Message: err.Error()})
+		p.setState(ctx, m, memberState{State: membersecret.StateRejected, Reason: ReasonMalformedKubeconfig, Message: err.Error()})
 		return
 	}
 	backoff := p.newBackoff()
@@ -108,12 +110,12 @@ func (p *Provider) run(ctx context.Context, m *member, cfg *rest.Config, setting
 			return
 		}
 		rebuild = rebuild || changed
-		healthy := st.State == StateReady || st.State == StateMissingCRDs
-		if st.State != StateRejected {
-			missing = st.State != StateReady
+		healthy := st.State == membersecret.StateReady || st.State == membersecret.StateMissingCRDs
+		if st.State != membersecret.StateRejected {
+			missing = st.State != membersecret.StateReady
 		}
 		engaged := p.current(m) != nil
-		if !healthy && st.State != StateRejected {
+		if !healthy && st.State != membersecret.StateRejected {
 			failures++
 		}
 		var down time.Duration
@@ -121,17 +123,17 @@ func (p *Provider) run(ctx context.Context, m *member, cfg *rest.Config, setting
 			down = time.Since(downSince)
 		}
 		switch decide(observation{
-			rejected: st.State == StateRejected, healthy: healthy, engaged: engaged, hidden: !downSince.IsZero(),
+			rejected: st.State == membersecret.StateRejected, healthy: healthy, engaged: engaged, hidden: !downSince.IsZero(),
 			rebuild: rebuild || !sameKinds(p.kindsOf(m), kinds), failures: failures, down: down,
 		}, p.opts.FailureThreshold) {
 		case actDrop:
 			// A duplicate (nothing runs against it; it is checked again, one
 			// identity read, in case the holder goes away), or a long outage.
-			if engaged && st.State != StateRejected {
+			if engaged && st.State != membersecret.StateRejected {
 				log.Info("Member unavailable for long; dropping its cache", "since", downSince.UTC().Format(time.RFC3339))
 			}
 			disengage()
-			if st.State == StateRejected {
+			if st.State == membersecret.StateRejected {
 				failures, downSince = 0, time.Time{}
 			}
 		case actTolerate:
@@ -153,7 +155,7 @@ func (p *Provider) run(ctx context.Context, m *member, cfg *rest.Config, setting
 				if errors.As(err, &est) {
 					st = *est
 				} else {
-					st = memberState{State: StateUnreachable, Reason: "EngageFailed", Message: err.Error()}
+					st = memberState{State: membersecret.StateUnreachable, Reason: "EngageFailed", Message: err.Error()}
 				}
 				healthy = false
 				break
@@ -172,7 +174,7 @@ func (p *Provider) run(ctx context.Context, m *member, cfg *rest.Config, setting
 		p.setState(ctx, m, st)
 
 		delay := p.opts.ProbeInterval
-		if healthy || st.State == StateRejected {
+		if healthy || st.State == membersecret.StateRejected {
 			backoff = p.newBackoff()
 		} else {
 			// Back off, but never probe less often than a healthy member:
@@ -248,11 +250,11 @@ func (p *Provider) check(ctx context.Context, m *member, dc *discovery.Discovery
 	}
 	holder, err := p.claim(ctx, m, id)
 	if err != nil {
-		return memberState{State: StateUnreachable, Reason: "IdentityCheckFailed", Message: err.Error()}, nil, false
+		return memberState{State: membersecret.StateUnreachable, Reason: "IdentityCheckFailed", Message: err.Error()}, nil, false
 	}
 	if holder != "" {
-		return memberState{State: StateRejected, Reason: ReasonDuplicateCluster,
-			Message: fmt.Sprintf("this cluster (namespace %s UID %s) is already registered as Secret %s/%s; this Secret is not used: delete it, or delete the other one", IdentityNamespace, id, p.opts.Namespace, holder)}, nil, false
+		return memberState{State: membersecret.StateRejected, Reason: membersecret.ReasonDuplicateCluster,
+			Message: fmt.Sprintf("this cluster (namespace %s UID %s) is already registered as Secret %s/%s; this Secret is not used: delete it, or delete the other one", membersecret.IdentityNamespace, id, p.opts.Namespace, holder)}, nil, false
 	}
 	changed := p.recordIdentity(ctx, m, id)
 	p.mu.Lock()
@@ -278,11 +280,11 @@ func (p *Provider) check(ctx context.Context, m *member, dc *discovery.Discovery
 func classify(err error, timeout time.Duration) memberState {
 	switch {
 	case apierrors.IsUnauthorized(err) || apierrors.IsForbidden(err):
-		return memberState{State: StateUnauthorized, Reason: "CredentialsRefused", Message: "the member refused the hub's credentials: " + err.Error()}
+		return memberState{State: membersecret.StateUnauthorized, Reason: "CredentialsRefused", Message: "the member refused the hub's credentials: " + err.Error()}
 	case errors.Is(err, context.DeadlineExceeded):
-		return memberState{State: StateUnreachable, Reason: "Timeout", Message: fmt.Sprintf("the member apiserver did not answer within %s", timeout)}
+		return memberState{State: membersecret.StateUnreachable, Reason: "Timeout", Message: fmt.Sprintf("the member apiserver did not answer within %s", timeout)}
 	}
-	return memberState{State: StateUnreachable, Reason: "ConnectionFailed", Message: err.Error()}
+	return memberState{State: membersecret.StateUnreachable, Reason: "ConnectionFailed", Message: err.Error()}
 }
 
 func (p *Provider) stateOf(m *member) memberState {
@@ -339,7 +341,7 @@ func (p *Provider) probe(ctx context.Context, dc *discovery.DiscoveryClient) (me
 		if ctx.Err() != nil {
 			return memberState{}, nil
 		}
-		return memberState{State: StateUnreachable, Reason: "Timeout", Message: fmt.Sprintf("the member apiserver did not answer within %s", p.opts.EngageTimeout)}, nil
+		return memberState{State: membersecret.StateUnreachable, Reason: "Timeout", Message: fmt.Sprintf("the member apiserver did not answer within %s", p.opts.EngageTimeout)}, nil
 	}
 	if res.err != nil {
 		return classify(res.err, p.opts.EngageTimeout), nil
@@ -351,10 +353,10 @@ func (p *Provider) probe(ctx context.Context, dc *discovery.DiscoveryClient) (me
 		}
 	}
 	if len(missing) > 0 {
-		return memberState{State: StateMissingCRDs, Reason: "CRDsNotInstalled",
+		return memberState{State: membersecret.StateMissingCRDs, Reason: "CRDsNotInstalled",
 			Message: fmt.Sprintf("engaged for %s; not installed: %s", orNone(kindList(res.kinds)), strings.Join(slices.Sorted(slices.Values(missing)), ","))}, res.kinds
 	}
-	return memberState{State: StateReady, Reason: "Connected", Message: "engaged for " + kindList(res.kinds)}, res.kinds
+	return memberState{State: membersecret.StateReady, Reason: "Connected", Message: "engaged for " + kindList(res.kinds)}, res.kinds
 }
 
 // engage builds a fresh cluster for the member, starts its cache and hands it
@@ -456,7 +458,7 @@ func (p *Provider) syncInformers(ctx context.Context, cl cluster.Cluster, kinds 
 		st.Message = fmt.Sprintf("the %s cache did not sync within %s, so no controller is handed the member: %v", gvk.Kind, p.opts.EngageTimeout, err)
 		return &st
 	}
-	return &memberState{State: StateUnreachable, Reason: "InformerNotSynced", Message: fmt.Sprintf("the member cache did not sync within %s", p.opts.EngageTimeout)}
+	return &memberState{State: membersecret.StateUnreachable, Reason: "InformerNotSynced", Message: fmt.Sprintf("the member cache did not sync within %s", p.opts.EngageTimeout)}
 }
 
 func (p *Provider) current(m *member) cluster.Cluster {
@@ -486,10 +488,10 @@ func (p *Provider) setState(ctx context.Context, m *member, st memberState) {
 	p.metrics.set(m.name, st.State)
 
 	want := map[string]string{
-		AnnotationState:   string(st.State),
-		AnnotationReason:  st.Reason,
-		AnnotationMessage: truncate(st.Message, 1024),
-		AnnotationKinds:   kinds,
+		membersecret.AnnotationState:   string(st.State),
+		membersecret.AnnotationReason:  st.Reason,
+		membersecret.AnnotationMessage: truncate(st.Message, 1024),
+		membersecret.AnnotationKinds:   kinds,
 	}
 	cur := &corev1.Secret{}
 	if err := p.hub.Get(ctx, client.ObjectKeyFromObject(m.secret), cur); err != nil {
@@ -504,8 +506,8 @@ func (p *Provider) setState(ctx context.Context, m *member, st memberState) {
 	if !changed {
 		return
 	}
-	if prev.State != st.State || cur.Annotations[AnnotationLastTransition] == "" || cur.Annotations[AnnotationState] != string(st.State) {
-		want[AnnotationLastTransition] = time.Now().UTC().Format(time.RFC3339)
+	if prev.State != st.State || cur.Annotations[membersecret.AnnotationLastTransition] == "" || cur.Annotations[membersecret.AnnotationState] != string(st.State) {
+		want[membersecret.AnnotationLastTransition] = time.Now().UTC().Format(time.RFC3339)
 	}
 	orig := cur.DeepCopy()
 	if cur.Annotations == nil {
@@ -517,9 +519,9 @@ func (p *Provider) setState(ctx context.Context, m *member, st memberState) {
 	if err := p.hub.Patch(ctx, cur, client.MergeFrom(orig)); err != nil && !apierrors.IsNotFound(err) {
 		p.log.Error(err, "Writing member state annotations failed", "cluster", m.name)
 	}
-	if orig.Annotations[AnnotationState] != string(st.State) {
+	if orig.Annotations[membersecret.AnnotationState] != string(st.State) {
 		typ := corev1.EventTypeNormal
-		if st.State != StateReady && st.State != StateConnecting {
+		if st.State != membersecret.StateReady && st.State != membersecret.StateConnecting {
 			typ = corev1.EventTypeWarning
 		}
 		p.recorder.Eventf(m.secret, nil, typ, string(st.State), "Probe", "%s: %s", st.Reason, truncate(st.Message, 900))

@@ -5,6 +5,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/fleethub/fleethub/pkg/membersecret"
 )
 
 // memberMetrics publishes member health: one ready gauge per member and a
@@ -14,7 +16,7 @@ type memberMetrics struct {
 	byState *prometheus.GaugeVec
 
 	mu     sync.Mutex
-	states map[string]State
+	states map[string]membersecret.State
 }
 
 var (
@@ -35,19 +37,19 @@ func defaultMetrics() *memberMetrics {
 				Name: "fleethub_member_clusters",
 				Help: "Number of registered member clusters by state.",
 			}, []string{"state"}),
-			states: map[string]State{},
+			states: map[string]membersecret.State{},
 		}
 		metrics.Registry.MustRegister(shared.ready, shared.byState)
 	})
 	return shared
 }
 
-func (m *memberMetrics) set(cluster string, st State) {
+func (m *memberMetrics) set(cluster string, st membersecret.State) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.states[cluster] = st
 	v := 0.0
-	if st == StateReady {
+	if st == membersecret.StateReady {
 		v = 1
 	}
 	m.ready.WithLabelValues(cluster).Set(v)
@@ -63,11 +65,11 @@ func (m *memberMetrics) forget(cluster string) {
 }
 
 func (m *memberMetrics) recount() {
-	counts := map[State]int{}
+	counts := map[membersecret.State]int{}
 	for _, st := range m.states {
 		counts[st]++
 	}
-	for _, st := range States {
+	for _, st := range membersecret.States {
 		m.byState.WithLabelValues(string(st)).Set(float64(counts[st]))
 	}
 }

@@ -42,19 +42,8 @@ import (
 	mcbuilder "sigs.k8s.io/multicluster-runtime/pkg/builder"
 	mcmanager "sigs.k8s.io/multicluster-runtime/pkg/manager"
 	"sigs.k8s.io/multicluster-runtime/pkg/multicluster"
-)
 
-const (
-	// SecretLabel marks a hub Secret as a member kubeconfig (upstream's label).
-	SecretLabel = "sigs.k8s.io/multicluster-runtime-kubeconfig"
-	// SecretKey is the data key holding the kubeconfig (upstream's key).
-	SecretKey = "kubeconfig"
-)
-
-// Event reasons on member Secrets besides the state names themselves.
-const (
-	// ReasonInvalidKubeconfig is the Event reason for a Secret whose kubeconfig is refused.
-	ReasonInvalidKubeconfig = "InvalidKubeconfig"
+	"github.com/fleethub/fleethub/pkg/membersecret"
 )
 
 // Hub permissions of the provider (deploy/rbac): Secrets and Events in the hub
@@ -257,7 +246,7 @@ func (p *Provider) Members() map[string]bool {
 }
 
 // MemberState reports a member's current state and the kinds engaged there.
-func (p *Provider) MemberState(name string) (State, []string, bool) {
+func (p *Provider) MemberState(name string) (membersecret.State, []string, bool) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	m, ok := p.members[name]
@@ -285,15 +274,15 @@ func (p *Provider) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result
 		}
 		return ctrl.Result{}, err
 	}
-	if !secret.DeletionTimestamp.IsZero() || secret.Labels[SecretLabel] != "true" {
-		p.remove(name, "Secret deleted or no longer labelled "+SecretLabel)
+	if !secret.DeletionTimestamp.IsZero() || secret.Labels[membersecret.Label] != "true" {
+		p.remove(name, "Secret deleted or no longer labelled "+membersecret.Label)
 		return ctrl.Result{}, nil
 	}
 
 	// Everything that shapes the connection: a change to any of it reconnects.
-	raw := secret.Data[SecretKey]
-	fingerprint := hashOf(raw, secret.Annotations[AnnotationContext], secret.Annotations[AnnotationQPS],
-		secret.Annotations[AnnotationBurst], secret.Annotations[AnnotationTimeout])
+	raw := secret.Data[membersecret.Key]
+	fingerprint := hashOf(raw, secret.Annotations[membersecret.AnnotationContext], secret.Annotations[membersecret.AnnotationQPS],
+		secret.Annotations[membersecret.AnnotationBurst], secret.Annotations[membersecret.AnnotationTimeout])
 	p.mu.RLock()
 	cur, ok := p.members[name]
 	p.mu.RUnlock()
@@ -318,8 +307,8 @@ func (p *Provider) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result
 		// Bad input: say so where the platform team looks. A fix to the
 		// Secret re-triggers this reconcile.
 		log.Error(err, "Member kubeconfig Secret refused", "reason", rej.Reason)
-		p.recorder.Eventf(secret, nil, corev1.EventTypeWarning, ReasonInvalidKubeconfig, "Register", "%s: %s", rej.Reason, rej.Message)
-		p.setState(ctx, m, memberState{State: StateRejected, Reason: rej.Reason, Message: rej.Message})
+		p.recorder.Eventf(secret, nil, corev1.EventTypeWarning, membersecret.ReasonInvalidKubeconfig, "Register", "%s: %s", rej.Reason, rej.Message)
+		p.setState(ctx, m, memberState{State: membersecret.StateRejected, Reason: rej.Reason, Message: rej.Message})
 		close(m.done)
 		return ctrl.Result{}, nil
 	}
@@ -336,7 +325,7 @@ func (p *Provider) restConfig(name string, raw []byte, annotations map[string]st
 	if err != nil {
 		return nil, settings, err
 	}
-	cfg, err := Parse(raw, annotations[AnnotationContext], p.opts.Policy)
+	cfg, err := Parse(raw, annotations[membersecret.AnnotationContext], p.opts.Policy)
 	if err != nil {
 		return nil, settings, err
 	}

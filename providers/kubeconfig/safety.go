@@ -11,6 +11,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/fleethub/fleethub/pkg/membersecret"
 )
 
 // MaxKubeconfigBytes bounds what the hub parses from a Secret. Real kubeconfigs
@@ -78,20 +80,20 @@ type ClientSettings struct {
 // rest.Config for its selected context (the annotation's, else current-context).
 func Parse(raw []byte, contextName string, policy Policy) (*rest.Config, error) {
 	if len(raw) == 0 {
-		return nil, reject(ReasonMissingKubeconfig, "data key %q is missing or empty", SecretKey)
+		return nil, reject(ReasonMissingKubeconfig, "data key %q is missing or empty", membersecret.Key)
 	}
 	if len(raw) > MaxKubeconfigBytes {
 		return nil, reject(ReasonOversizedKubeconfig, "kubeconfig is %d bytes; the limit is %d", len(raw), MaxKubeconfigBytes)
 	}
 	cfg, err := clientcmd.Load(raw)
 	if err != nil {
-		return nil, reject(ReasonMalformedKubeconfig, "data key %q is not a valid kubeconfig: %v", SecretKey, err)
+		return nil, reject(ReasonMalformedKubeconfig, "data key %q is not a valid kubeconfig: %v", membersecret.Key, err)
 	}
 	if contextName == "" {
 		contextName = cfg.CurrentContext
 	}
 	if contextName == "" {
-		return nil, reject(ReasonContextNotFound, "kubeconfig has no current-context; set one or name a context with the %s annotation", AnnotationContext)
+		return nil, reject(ReasonContextNotFound, "kubeconfig has no current-context; set one or name a context with the %s annotation", membersecret.AnnotationContext)
 	}
 	kctx, ok := cfg.Contexts[contextName]
 	if !ok {
@@ -211,26 +213,26 @@ const (
 func Settings(annotations map[string]string, defaults ClientSettings) (ClientSettings, error) {
 	s := defaults
 	var errs []error
-	if v, ok := annotations[AnnotationQPS]; ok {
+	if v, ok := annotations[membersecret.AnnotationQPS]; ok {
 		f, err := strconv.ParseFloat(v, 32)
 		if err != nil || f <= 0 || f > MaxQPS {
-			errs = append(errs, fmt.Errorf("%s=%q: want a number above 0 and at most %d", AnnotationQPS, v, MaxQPS))
+			errs = append(errs, fmt.Errorf("%s=%q: want a number above 0 and at most %d", membersecret.AnnotationQPS, v, MaxQPS))
 		} else {
 			s.QPS = float32(f)
 		}
 	}
-	if v, ok := annotations[AnnotationBurst]; ok {
+	if v, ok := annotations[membersecret.AnnotationBurst]; ok {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > MaxBurst {
-			errs = append(errs, fmt.Errorf("%s=%q: want an integer from 1 to %d", AnnotationBurst, v, MaxBurst))
+			errs = append(errs, fmt.Errorf("%s=%q: want an integer from 1 to %d", membersecret.AnnotationBurst, v, MaxBurst))
 		} else {
 			s.Burst = n
 		}
 	}
-	if v, ok := annotations[AnnotationTimeout]; ok {
+	if v, ok := annotations[membersecret.AnnotationTimeout]; ok {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < MinRequestTimeout || d > MaxRequestTimeout {
-			errs = append(errs, fmt.Errorf("%s=%q: want a duration from %s to %s, such as 15s", AnnotationTimeout, v, MinRequestTimeout, MaxRequestTimeout))
+			errs = append(errs, fmt.Errorf("%s=%q: want a duration from %s to %s, such as 15s", membersecret.AnnotationTimeout, v, MinRequestTimeout, MaxRequestTimeout))
 		} else {
 			s.RequestTimeout = d
 		}

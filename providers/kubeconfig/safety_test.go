@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fleethub/fleethub/pkg/membersecret"
 )
 
 const goodKubeconfig = `apiVersion: v1
@@ -103,21 +105,21 @@ func TestParse(t *testing.T) {
 
 func TestSettings(t *testing.T) {
 	def := ClientSettings{QPS: 50, Burst: 100, RequestTimeout: 30 * time.Second}
-	got, err := Settings(map[string]string{AnnotationQPS: "5.5", AnnotationBurst: "7", AnnotationTimeout: "3s"}, def)
+	got, err := Settings(map[string]string{membersecret.AnnotationQPS: "5.5", membersecret.AnnotationBurst: "7", membersecret.AnnotationTimeout: "3s"}, def)
 	if err != nil || got.QPS != 5.5 || got.Burst != 7 || got.RequestTimeout != 3*time.Second {
 		t.Errorf("Settings = %+v, %v", got, err)
 	}
 	if got, _ := Settings(nil, def); got != def {
 		t.Errorf("defaults not kept: %+v", got)
 	}
-	at := map[string]string{AnnotationQPS: "1000", AnnotationBurst: "2000", AnnotationTimeout: "5m"}
+	at := map[string]string{membersecret.AnnotationQPS: "1000", membersecret.AnnotationBurst: "2000", membersecret.AnnotationTimeout: "5m"}
 	if got, err := Settings(at, def); err != nil || got.QPS != MaxQPS || got.Burst != MaxBurst || got.RequestTimeout != MaxRequestTimeout {
 		t.Errorf("Settings at the bounds = %+v, %v", got, err)
 	}
 	for _, bad := range []map[string]string{
-		{AnnotationQPS: "-1"}, {AnnotationBurst: "lots"}, {AnnotationTimeout: "soon"},
-		{AnnotationQPS: "0"}, {AnnotationQPS: "1000.5"}, {AnnotationQPS: "1e9"}, {AnnotationBurst: "0"}, {AnnotationBurst: "2001"},
-		{AnnotationTimeout: "999ms"}, {AnnotationTimeout: "5m1s"}, {AnnotationTimeout: "8760h"},
+		{membersecret.AnnotationQPS: "-1"}, {membersecret.AnnotationBurst: "lots"}, {membersecret.AnnotationTimeout: "soon"},
+		{membersecret.AnnotationQPS: "0"}, {membersecret.AnnotationQPS: "1000.5"}, {membersecret.AnnotationQPS: "1e9"}, {membersecret.AnnotationBurst: "0"}, {membersecret.AnnotationBurst: "2001"},
+		{membersecret.AnnotationTimeout: "999ms"}, {membersecret.AnnotationTimeout: "5m1s"}, {membersecret.AnnotationTimeout: "8760h"},
 	} {
 		var rej *Rejection
 		if _, err := Settings(bad, def); !errors.As(err, &rej) || rej.Reason != ReasonInvalidAnnotation {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/fleethub/fleethub/api/v1alpha1"
 	"github.com/fleethub/fleethub/pkg/dns"
+	"github.com/fleethub/fleethub/pkg/membersecret"
 )
 
 // hubWatcher watches the hub namespace (already in the hub's cache):
@@ -108,7 +109,7 @@ func (w *hubWatcher) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return reconcile.Result{}, nil
 	}
 
-	member := exists && s.Labels[memberSecretLabel] == "true"
+	member := exists && s.Labels[membersecret.Label] == "true"
 	var now memberSeen
 	if member {
 		now = memberSeen{identity: secretIdentity(s), legacy: s.Annotations[v1alpha1.AnnotationDNSAllowedSuffixes]}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/fleethub/fleethub/api/v1alpha1"
 	"github.com/fleethub/fleethub/pkg/dns"
+	"github.com/fleethub/fleethub/pkg/membersecret"
 	"github.com/fleethub/fleethub/providers/dns/inmemory"
 )
 
@@ -104,13 +105,13 @@ func TestHubWatcherCredentialsAndPolicy(t *testing.T) {
 		}
 		reconcileSecret("beta")
 	}
-	update(func(s *corev1.Secret) { s.Labels[memberSecretLabel] = "true" })
+	update(func(s *corev1.Secret) { s.Labels[membersecret.Label] = "true" })
 	if p := pending(); len(p) != 2 {
 		t.Fatalf("registration re-queued %v", p)
 	}
 	// The identity is recorded: re-queued again. Other annotations (the
 	// provider's state) and the retired policy annotation: not.
-	update(func(s *corev1.Secret) { s.Annotations[clusterIdentityAnnotation] = "uid-1" })
+	update(func(s *corev1.Secret) { s.Annotations[membersecret.AnnotationClusterIdentity] = "uid-1" })
 	if p := pending(); len(p) != 2 {
 		t.Fatalf("identity re-queued %v", p)
 	}

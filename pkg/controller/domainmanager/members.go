@@ -11,23 +11,13 @@ import (
 
 	"github.com/fleethub/fleethub/api/v1alpha1"
 	"github.com/fleethub/fleethub/pkg/dns"
-)
-
-const (
-	// clusterIdentityAnnotation is where the kubeconfig provider records a
-	// member's identity (the UID of its kube-system namespace) on the
-	// member's kubeconfig Secret. It mirrors kubeconfig.AnnotationClusterIdentity
-	// (pkg/ does not import providers/; contract_test.go keeps the two equal).
-	clusterIdentityAnnotation = "app.54b3r.io/cluster-identity"
-	// memberSecretLabel marks member kubeconfig Secrets (multicluster-runtime's
-	// kubeconfig provider convention).
-	memberSecretLabel = "sigs.k8s.io/multicluster-runtime-kubeconfig"
+	"github.com/fleethub/fleethub/pkg/membersecret"
 )
 
 // secretIdentity is a member's identity as its Secret records it; until the
 // provider has recorded the UID, the cluster (Secret) name stands in.
 func secretIdentity(s *corev1.Secret) string {
-	if id := s.Annotations[clusterIdentityAnnotation]; id != "" {
+	if id := s.Annotations[membersecret.AnnotationClusterIdentity]; id != "" {
 		return id
 	}
 	return s.Name
@@ -61,14 +51,14 @@ func (r *Reconciler) identity(ctx context.Context, cluster string) (string, erro
 // Whatever cannot be checked counts as alive.
 func (r *Reconciler) holderState(ctx context.Context, h dns.Holder) (dns.HolderState, error) {
 	list := &corev1.SecretList{}
-	if err := r.hub.List(ctx, list, client.InNamespace(r.HubNamespace), client.HasLabels{memberSecretLabel}); err != nil {
+	if err := r.hub.List(ctx, list, client.InNamespace(r.HubNamespace), client.HasLabels{membersecret.Label}); err != nil {
 		return dns.HolderState{}, fmt.Errorf("listing member Secrets: %w", err)
 	}
 	cluster := ""
 	for i := range list.Items {
 		s := &list.Items[i]
 		// A holder recorded before its identity was known is named by its cluster.
-		if s.Labels[memberSecretLabel] == "true" && (secretIdentity(s) == h.Identity || (h.Identity == h.Cluster && s.Name == h.Cluster)) {
+		if s.Labels[membersecret.Label] == "true" && (secretIdentity(s) == h.Identity || (h.Identity == h.Cluster && s.Name == h.Cluster)) {
 			cluster = s.Name
 			break
 		}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/fleethub/fleethub/api/v1alpha1"
 	"github.com/fleethub/fleethub/pkg/dns"
+	"github.com/fleethub/fleethub/pkg/membersecret"
 	"github.com/fleethub/fleethub/providers/dns/inmemory"
 )
 
@@ -230,9 +231,9 @@ func (h *harness) claim(name, typ string) *stored {
 }
 
 func TestSyncFirstPersistedClaimWinsWhateverTheClocks(t *testing.T) {
-	h := newHarness(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "alpha", Namespace: hubNS, Labels: map[string]string{memberSecretLabel: "true"}}},
-		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "beta", Namespace: hubNS, Labels: map[string]string{memberSecretLabel: "true"},
-			Annotations: map[string]string{clusterIdentityAnnotation: "beta-kube-system-uid"}}})
+	h := newHarness(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "alpha", Namespace: hubNS, Labels: map[string]string{membersecret.Label: "true"}}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "beta", Namespace: hubNS, Labels: map[string]string{membersecret.Label: "true"},
+			Annotations: map[string]string{membersecret.AnnotationClusterIdentity: "beta-kube-system-uid"}}})
 	later := dmIn("later", "www.example.com", "A", "192.0.2.1", 10)
 	// beta's apiserver clock is years behind: its DomainManager looks oldest.
 	skewed := dmIn("skewed", "www.example.com", "A", "192.0.2.2", 0)
@@ -273,7 +274,7 @@ func TestSyncFirstPersistedClaimWinsWhateverTheClocks(t *testing.T) {
 
 func TestSyncClaimPassesOnOnlyAfterTheGracePeriod(t *testing.T) {
 	// alpha is not registered at all: its member has gone.
-	h := newHarness(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "beta", Namespace: hubNS, Labels: map[string]string{memberSecretLabel: "true"}}})
+	h := newHarness(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "beta", Namespace: hubNS, Labels: map[string]string{membersecret.Label: "true"}}})
 	gone := dmIn("gone", "www.example.com", "A", "192.0.2.1", 0)
 	if obs := h.sync("alpha", gone); obs.Outcome != outcomeSynced {
 		t.Fatalf("holder = %+v", obs)

@@ -28,7 +28,7 @@ import (
 	"github.com/fleethub/fleethub/api/v1alpha1"
 	"github.com/fleethub/fleethub/pkg/config"
 	"github.com/fleethub/fleethub/pkg/fleettest"
-	"github.com/fleethub/fleethub/providers/kubeconfig"
+	"github.com/fleethub/fleethub/pkg/membersecret"
 )
 
 var (
@@ -451,7 +451,7 @@ func TestMemberLifecycle(t *testing.T) {
 	}
 
 	// An invalid Secret gets a Warning Event and harms no one else.
-	fleettest.Must(t, fleet.PutSecret(ctx, "broken", map[string][]byte{kubeconfig.SecretKey: []byte("not: [a kubeconfig")}))
+	fleettest.Must(t, fleet.PutSecret(ctx, "broken", map[string][]byte{membersecret.Key: []byte("not: [a kubeconfig")}))
 	fleettest.Must(t, fleet.PutSecret(ctx, "empty", map[string][]byte{"other-key": []byte("x")}))
 	eventually(t, func() error {
 		for _, name := range []string{"broken", "empty"} {
@@ -494,11 +494,11 @@ func warningFor(ctx context.Context, secret string) error {
 		return err
 	}
 	for _, e := range list.Items {
-		if e.Regarding.Kind == "Secret" && e.Regarding.Name == secret && e.Type == corev1.EventTypeWarning && e.Reason == kubeconfig.ReasonInvalidKubeconfig {
+		if e.Regarding.Kind == "Secret" && e.Regarding.Name == secret && e.Type == corev1.EventTypeWarning && e.Reason == membersecret.ReasonInvalidKubeconfig {
 			return nil
 		}
 	}
-	return fmt.Errorf("no %s Warning event for Secret %s", kubeconfig.ReasonInvalidKubeconfig, secret)
+	return fmt.Errorf("no %s Warning event for Secret %s", membersecret.ReasonInvalidKubeconfig, secret)
 }
 
 func TestWebAppSchemaRejectsBadSpecs(t *testing.T) {

@@ -1,8 +1,19 @@
-package kubeconfig
+// Package membersecret is the contract of a member cluster's kubeconfig
+// Secret on the hub: how it is recognised, where the kubeconfig lives, the
+// annotations a platform team sets to tune a member, and the annotations the
+// hub writes to report it. The cluster provider, the kubectl plugin, the DNS
+// controller and the tests all read it from here; it imports nothing.
+package membersecret
 
-// Annotations on a member's kubeconfig Secret. The first group is set by the
-// platform team to tune one member; the second is written by the hub to report
-// the member's health (only when it changes) and read by `kubectl fleethub list`.
+const (
+	// Label marks a hub Secret as a member kubeconfig (multicluster-runtime's
+	// kubeconfig provider uses the same label, so its Secrets work here).
+	Label = "sigs.k8s.io/multicluster-runtime-kubeconfig"
+	// Key is the data key holding the kubeconfig.
+	Key = "kubeconfig"
+)
+
+// Set by the platform team to tune one member.
 const (
 	// AnnotationContext names the kubeconfig context to use instead of current-context.
 	AnnotationContext = "app.54b3r.io/context"
@@ -11,7 +22,10 @@ const (
 	AnnotationBurst = "app.54b3r.io/burst"
 	// AnnotationTimeout overrides the per-request timeout (a Go duration, e.g. "15s").
 	AnnotationTimeout = "app.54b3r.io/request-timeout"
+)
 
+// Written by the hub when they change, read by `kubectl fleethub list`.
+const (
 	// AnnotationState is the member's state (see State).
 	AnnotationState = "app.54b3r.io/member-state"
 	// AnnotationReason is a CamelCase reason for the state.
@@ -22,10 +36,30 @@ const (
 	AnnotationLastTransition = "app.54b3r.io/member-last-transition"
 	// AnnotationKinds lists the fleethub kinds engaged in the member, comma-separated.
 	AnnotationKinds = "app.54b3r.io/member-kinds"
+	// AnnotationReplica names the hub replica that serves the member (the
+	// one whose shard it is; the leader when the hub runs unsharded).
+	AnnotationReplica = "app.54b3r.io/member-replica"
 	// AnnotationClusterIdentity is the member's identity: the UID of its
-	// kube-system namespace. Only the Secret holding that identity records
-	// it; a second Secret for the same cluster is Rejected (DuplicateCluster).
+	// IdentityNamespace. Only the Secret holding that identity records it; a
+	// second Secret for the same cluster is Rejected (ReasonDuplicateCluster).
 	AnnotationClusterIdentity = "app.54b3r.io/cluster-identity"
+)
+
+// IdentityNamespace is the namespace whose UID identifies a member cluster
+// (the convention of OpenTelemetry's k8s.cluster.uid and of SIG-Multicluster's
+// cluster.clusterset.k8s.io ClusterProperty): it exists in every cluster,
+// lives as long as the cluster, and is new when the cluster is rebuilt.
+const IdentityNamespace = "kube-system"
+
+// Reasons the hub reports on a member Secret (annotation and Event) that
+// other components act on.
+const (
+	// ReasonDuplicateCluster: the Secret's cluster is already registered under another Secret.
+	ReasonDuplicateCluster = "DuplicateCluster"
+	// ReasonIdentityChanged: the cluster behind a Secret is not the one it was (rebuilt, or the kubeconfig points elsewhere).
+	ReasonIdentityChanged = "ClusterIdentityChanged"
+	// ReasonInvalidKubeconfig is the Event reason for a Secret whose kubeconfig is refused.
+	ReasonInvalidKubeconfig = "InvalidKubeconfig"
 )
 
 // State is a member cluster's health as the hub sees it.
