@@ -1,8 +1,6 @@
 package kubeconfig
 
 import (
-	"fmt"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -68,19 +66,4 @@ func allowed(host string, addr netip.Addr, isIP bool, list []string) bool {
 		}
 	}
 	return false
-}
-
-// sameHostTransport sends requests only to the member's own server: a
-// redirect to another host is not followed, so the hub's credentials, added
-// to every request, never reach a host the Secret did not name.
-type sameHostTransport struct {
-	next http.RoundTripper
-	host string // host:port of the server, lower case
-}
-
-func (t sameHostTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if !strings.EqualFold(r.URL.Host, t.host) {
-		return nil, fmt.Errorf("refusing to follow a redirect from %s to another host (%s)", t.host, r.URL.Host)
-	}
-	return t.next.RoundTrip(r)
 }

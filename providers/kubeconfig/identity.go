@@ -13,7 +13,8 @@ import (
 )
 
 // readIdentity reads the member's identity: one GET, within the engage deadline.
-func (p *Provider) readIdentity(ctx context.Context, core corev1client.CoreV1Interface) (string, memberState, bool) {
+func (m *member) readIdentity(ctx context.Context, core corev1client.CoreV1Interface) (string, memberState, bool) {
+	p := m.p
 	ictx, cancel := context.WithTimeout(ctx, p.opts.EngageTimeout)
 	defer cancel()
 	ns, err := core.Namespaces().Get(ictx, membersecret.IdentityNamespace, metav1.GetOptions{})
@@ -36,7 +37,8 @@ func (p *Provider) readIdentity(ctx context.Context, core corev1client.CoreV1Int
 // a hub restart: a Secret that already records the identity wins over one that
 // does not; among those that record it, the oldest (then the first by name).
 // Secrets refused as duplicates never record it.
-func (p *Provider) claim(ctx context.Context, m *member, id string) (string, error) {
+func (m *member) claim(ctx context.Context, id string) (string, error) {
+	p := m.p
 	list := &corev1.SecretList{}
 	if err := p.hub.List(ctx, list, client.InNamespace(p.opts.Namespace), client.MatchingLabels{membersecret.Label: "true"}); err != nil {
 		return "", err
@@ -97,7 +99,8 @@ func (p *Provider) releaseLocked(name string) {
 // recordIdentity writes the identity on the holder's Secret (only when it
 // differs) and announces a cluster that is not the one the Secret had.
 // It reports whether the identity changed from a recorded one.
-func (p *Provider) recordIdentity(ctx context.Context, m *member, id string) bool {
+func (m *member) recordIdentity(ctx context.Context, id string) bool {
+	p := m.p
 	cur := &corev1.Secret{}
 	if err := p.hub.Get(ctx, client.ObjectKeyFromObject(m.secret), cur); err != nil {
 		return false

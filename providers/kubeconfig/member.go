@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -26,10 +24,9 @@ import (
 	"github.com/fleethub/fleethub/pkg/membersecret"
 )
 
-type httpRoundTripper = http.RoundTripper
-
 // member is one registered cluster and the goroutine that looks after it.
 type member struct {
+	p           *Provider
 	name        string
 	fingerprint string
 	secret      *corev1.Secret // for Events and annotations; identity only
@@ -53,29 +50,22 @@ type memberState struct {
 // Error lets engage report a failure as the state it puts the member in.
 func (s *memberState) Error() string { return s.Message }
 
-func newMember(name, fingerprint string, secret *corev1.Secret) *member {
+func (p *Provider) newMember(name, fingerprint string, secret *corev1.Secret) *member {
 	return &member{
-		name: name, fingerprint: fingerprint, done: make(chan struct{}),
+		p: p, name: name, fingerprint: fingerprint, done: make(chan struct{}),
 		secret: &corev1.Secret{ObjectMeta: *secret.ObjectMeta.DeepCopy()},
 		state:  memberState{State: membersecret.StateConnecting, Reason: "Registered", Message: "Connecting to the member"},
 	}
 }
 
-// keepEngagedFor is how long an unavailable member keeps its cache and its
-// controllers' watches. Within it, a member that comes back resumes where its
-// informers were (they reconnect by themselves); multicluster-runtime v0.24.1
-// keeps one goroutine per watch source per engagement until the controller
-// stops, so re-engaging on every flap would grow the hub without bound. A
-// longer outage is rebuilt from a fresh list.
-const keepEngagedFor = 2 * time.Minute
-
 // run owns one member: identify, connect, engage, probe on an interval; on
 // failure take it from the reconcilers and retry with backoff, until the
 // member is removed.
-func (p *Provider) run(ctx context.Context, m *member, cfg *rest.Config, settings ClientSettings) {
+func (m *member) run(ctx context.Context, cfg *rest.Config, settings ClientSettings) {
+	p := m.p
 	defer close(m.done)
 	log := p.log.WithValues("cluster", m.name)
-	p.setState(ctx, m, m.state)
+	m.setState(ctx, m.state)
 
 	var stopCluster context.CancelFunc
 	disengage := func() {
@@ -91,21 +81,21 @@ func (p *Provider) run(ctx context.Context, m *member, cfg *rest.Config, setting
 
 	dc, err := discovery.NewDiscoveryClientForConfig(rest.CopyConfig(cfg))
 	if err != nil {
-		p.setState(ctx, m, memberState{State: membersecret.StateRejected, Reason: ReasonMalformedKubeconfig, Message: err.Error()})
+		m.setState(ctx, memberState{State: membersecret.StateRejected, Reason: ReasonMalformedKubeconfig, Message: err.Error()})
 		return
 	}
 	core, err := corev1client.NewForConfig(rest.CopyConfig(cfg))
 	if err != nil {
-		p.setState(ctx, m, memberState{State: membersecret.StateRejected, Reason: ReasonMalformedKubeconfig, Message: err.Error()})
+		m.setState(ctx, memberState{State: membersecret.StateRejected, Reason: ReasonMalformedKubeconfig, Message: err.Error()})
 		return
 	}
-	backoff := p.newBackoff()
+	backoff := m.newBackoff()
 	missing := true  // until a probe finds every kind
 	failures := 0    // failed checks in a row
 	rebuild := false // the cluster behind the Secret changed; kept until rebuilt
 	var downSince time.Time
 	for {
-		st, kinds, changed := p.check(ctx, m, dc, core, cfg, missing)
+		st, kinds, changed := m.check(ctx, dc, core, cfg, missing)
 		if ctx.Err() != nil {
 			return
 		}
@@ -114,7 +104,7 @@ func (p *Provider) run(ctx context.Context, m *member, cfg *rest.Config, setting
 		if st.State != membersecret.StateRejected {
 			missing = st.State != membersecret.StateReady
 		}
-		engaged := p.current(m) != nil
+		engaged := m.current() != nil
 		if !healthy && st.State != membersecret.StateRejected {
 			failures++
 		}
@@ -124,7 +114,7 @@ func (p *Provider) run(ctx context.Context, m *member, cfg *rest.Config, setting
 		}
 		switch decide(observation{
 			rejected: st.State == membersecret.StateRejected, healthy: healthy, engaged: engaged, hidden: !downSince.IsZero(),
-			rebuild: rebuild || !sameKinds(p.kindsOf(m), kinds), failures: failures, down: down,
+			rebuild: rebuild || !sameKinds(m.kindsOf(), kinds), failures: failures, down: down,
 		}, p.opts.FailureThreshold) {
 		case actDrop:
 			// A duplicate (nothing runs against it; it is checked again, one
@@ -138,18 +128,18 @@ func (p *Provider) run(ctx context.Context, m *member, cfg *rest.Config, setting
 			}
 		case actTolerate:
 			log.Info("Member probe failed; still engaged", "failures", failures, "threshold", p.opts.FailureThreshold, "reason", st.Reason, "message", st.Message)
-			st = p.stateOf(m)
+			st = m.stateOf()
 		case actHide:
 			log.Info("Member unavailable; taken from the reconcilers until it recovers", "state", st.State, "reason", st.Reason)
 			downSince = time.Now()
-			p.setAvailable(m, false)
+			m.setAvailable(false)
 		case actEngage:
 			// New connection, a rebuilt cluster, or CRDs came or went:
 			// (re)build the member's cluster so every kind it now has
 			// starts from a fresh cache.
 			disengage()
 			failures, downSince, rebuild = 0, time.Time{}, false
-			cancel, err := p.engage(ctx, m, cfg, kinds)
+			cancel, err := m.engage(ctx, cfg, kinds)
 			if err != nil {
 				var est *memberState
 				if errors.As(err, &est) {
@@ -164,18 +154,18 @@ func (p *Provider) run(ctx context.Context, m *member, cfg *rest.Config, setting
 			log.Info("Member engaged", "kinds", kindList(kinds))
 		case actShow:
 			log.Info("Member available again", "unavailableFor", down.Round(time.Second).String())
-			p.setAvailable(m, true)
+			m.setAvailable(true)
 			failures, downSince = 0, time.Time{}
 		case actNone:
 			if healthy {
 				failures = 0
 			}
 		}
-		p.setState(ctx, m, st)
+		m.setState(ctx, st)
 
 		delay := p.opts.ProbeInterval
 		if healthy || st.State == membersecret.StateRejected {
-			backoff = p.newBackoff()
+			backoff = m.newBackoff()
 		} else {
 			// Back off, but never probe less often than a healthy member:
 			// a member that comes back must be re-engaged within one interval.
@@ -190,65 +180,16 @@ func (p *Provider) run(ctx context.Context, m *member, cfg *rest.Config, setting
 	}
 }
 
-// observation is what one check of a member found, with what came before.
-type observation struct {
-	rejected bool          // its identity belongs to another Secret
-	healthy  bool          // answering (Ready or MissingCRDs)
-	engaged  bool          // has a cluster handed to the controllers
-	hidden   bool          // engaged but taken from the reconcilers
-	rebuild  bool          // the cluster or its kinds are not the engaged ones
-	failures int           // failed checks in a row, this one included
-	down     time.Duration // how long it has been hidden
-}
-
-type action int
-
-const (
-	actNone     action = iota // nothing changes
-	actTolerate               // a failed check below the threshold: keep serving, report the last state
-	actHide                   // take it from the reconcilers, keep cache and watches
-	actDrop                   // drop cache and watches
-	actEngage                 // build a fresh cluster and hand it to the controllers
-	actShow                   // hand the kept cluster back to the reconcilers
-)
-
-// decide is the member life cycle: a pure function of one observation.
-func decide(o observation, threshold int) action {
-	switch {
-	case o.rejected:
-		if o.engaged {
-			return actDrop
-		}
-		return actNone
-	case !o.healthy:
-		switch {
-		case !o.engaged:
-			return actNone
-		case !o.hidden && o.failures < threshold:
-			return actTolerate
-		case !o.hidden:
-			return actHide
-		case o.down > keepEngagedFor:
-			return actDrop
-		}
-		return actNone
-	case !o.engaged || o.rebuild:
-		return actEngage
-	case o.hidden:
-		return actShow
-	}
-	return actNone
-}
-
 // check identifies the member and, unless its identity belongs to another
 // Secret, installs missing CRDs (if configured) and probes it. changed says
 // the cluster behind the Secret is not the one recorded on it.
-func (p *Provider) check(ctx context.Context, m *member, dc *discovery.DiscoveryClient, core corev1client.CoreV1Interface, cfg *rest.Config, missing bool) (memberState, map[string]bool, bool) {
-	id, st, ok := p.readIdentity(ctx, core)
+func (m *member) check(ctx context.Context, dc *discovery.DiscoveryClient, core corev1client.CoreV1Interface, cfg *rest.Config, missing bool) (memberState, map[string]bool, bool) {
+	p := m.p
+	id, st, ok := m.readIdentity(ctx, core)
 	if !ok {
 		return st, nil, false
 	}
-	holder, err := p.claim(ctx, m, id)
+	holder, err := m.claim(ctx, id)
 	if err != nil {
 		return memberState{State: membersecret.StateUnreachable, Reason: "IdentityCheckFailed", Message: err.Error()}, nil, false
 	}
@@ -256,7 +197,7 @@ func (p *Provider) check(ctx context.Context, m *member, dc *discovery.Discovery
 		return memberState{State: membersecret.StateRejected, Reason: membersecret.ReasonDuplicateCluster,
 			Message: fmt.Sprintf("this cluster (namespace %s UID %s) is already registered as Secret %s/%s; this Secret is not used: delete it, or delete the other one", membersecret.IdentityNamespace, id, p.opts.Namespace, holder)}, nil, false
 	}
-	changed := p.recordIdentity(ctx, m, id)
+	changed := m.recordIdentity(ctx, id)
 	p.mu.Lock()
 	if m.identity != "" && m.identity != id {
 		changed = true
@@ -272,7 +213,7 @@ func (p *Provider) check(ctx context.Context, m *member, dc *discovery.Discovery
 		}
 		cancel()
 	}
-	st, kinds := p.probe(ctx, dc)
+	st, kinds := m.probe(ctx, dc)
 	return st, kinds, changed
 }
 
@@ -287,25 +228,29 @@ func classify(err error, timeout time.Duration) memberState {
 	return memberState{State: membersecret.StateUnreachable, Reason: "ConnectionFailed", Message: err.Error()}
 }
 
-func (p *Provider) stateOf(m *member) memberState {
+func (m *member) stateOf() memberState {
+	p := m.p
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	return m.state
 }
 
-func (p *Provider) setAvailable(m *member, ok bool) {
+func (m *member) setAvailable(ok bool) {
+	p := m.p
 	p.mu.Lock()
 	m.available = ok
 	p.mu.Unlock()
 }
 
-func (p *Provider) newBackoff() wait.Backoff {
+func (m *member) newBackoff() wait.Backoff {
+	p := m.p
 	return wait.Backoff{Duration: p.opts.InitialBackoff, Factor: 2, Jitter: 0.1, Steps: 64, Cap: p.opts.MaxBackoff}
 }
 
 // probe asks the member for its version and for the fleethub kinds it serves,
 // within the engage deadline, and classifies what went wrong.
-func (p *Provider) probe(ctx context.Context, dc *discovery.DiscoveryClient) (memberState, map[string]bool) {
+func (m *member) probe(ctx context.Context, dc *discovery.DiscoveryClient) (memberState, map[string]bool) {
+	p := m.p
 	pctx, cancel := context.WithTimeout(ctx, p.opts.EngageTimeout)
 	defer cancel()
 	type result struct {
@@ -361,7 +306,8 @@ func (p *Provider) probe(ctx context.Context, dc *discovery.DiscoveryClient) (me
 
 // engage builds a fresh cluster for the member, starts its cache and hands it
 // to the controllers, all within the engage deadline.
-func (p *Provider) engage(ctx context.Context, m *member, cfg *rest.Config, kinds map[string]bool) (context.CancelFunc, error) {
+func (m *member) engage(ctx context.Context, cfg *rest.Config, kinds map[string]bool) (context.CancelFunc, error) {
+	p := m.p
 	cl, err := cluster.New(cfg, p.opts.ClusterOptions...)
 	if err != nil {
 		return nil, fmt.Errorf("building the member client: %w", err)
@@ -378,7 +324,7 @@ func (p *Provider) engage(ctx context.Context, m *member, cfg *rest.Config, kind
 	// synced before they get the member: a reconcile never waits on a cache
 	// that cannot fill (say the hub may not list a kind there), so such a
 	// member holds no worker while the others keep converging.
-	if err := p.syncInformers(actx, cl, kinds); err != nil {
+	if err := m.syncInformers(actx, cl, kinds); err != nil {
 		cancel()
 		return nil, err
 	}
@@ -413,7 +359,8 @@ func (p *Provider) engage(ctx context.Context, m *member, cfg *rest.Config, kind
 // syncInformers starts the informers of the engaged kinds and waits, within
 // ctx, until all have synced. On failure it names the first kind whose list
 // fails and why, from one live list of at most one item.
-func (p *Provider) syncInformers(ctx context.Context, cl cluster.Cluster, kinds map[string]bool) error {
+func (m *member) syncInformers(ctx context.Context, cl cluster.Cluster, kinds map[string]bool) error {
+	p := m.p
 	type started struct {
 		obj client.Object
 		inf crcache.Informer
@@ -461,13 +408,15 @@ func (p *Provider) syncInformers(ctx context.Context, cl cluster.Cluster, kinds 
 	return &memberState{State: membersecret.StateUnreachable, Reason: "InformerNotSynced", Message: fmt.Sprintf("the member cache did not sync within %s", p.opts.EngageTimeout)}
 }
 
-func (p *Provider) current(m *member) cluster.Cluster {
+func (m *member) current() cluster.Cluster {
+	p := m.p
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	return m.engaged
 }
 
-func (p *Provider) kindsOf(m *member) map[string]bool {
+func (m *member) kindsOf() map[string]bool {
+	p := m.p
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	return m.kinds
@@ -475,7 +424,8 @@ func (p *Provider) kindsOf(m *member) map[string]bool {
 
 // setState records a member's state. Only a change is published: annotations
 // on its Secret, an Event, and the metrics.
-func (p *Provider) setState(ctx context.Context, m *member, st memberState) {
+func (m *member) setState(ctx context.Context, st memberState) {
+	p := m.p
 	p.mu.Lock()
 	if p.members[m.name] != m {
 		p.mu.Unlock()
@@ -526,43 +476,6 @@ func (p *Provider) setState(ctx context.Context, m *member, st memberState) {
 		}
 		p.recorder.Eventf(m.secret, nil, typ, string(st.State), "Probe", "%s: %s", st.Reason, truncate(st.Message, 900))
 	}
-}
-
-// timeoutTransport bounds each request except watches.
-type timeoutTransport struct {
-	next    http.RoundTripper
-	timeout time.Duration
-}
-
-func (t timeoutTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if t.timeout <= 0 || r.URL.Query().Get("watch") == "true" {
-		return t.next.RoundTrip(r)
-	}
-	if _, ok := r.Context().Deadline(); ok {
-		return t.next.RoundTrip(r)
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), t.timeout)
-	resp, err := t.next.RoundTrip(r.WithContext(ctx))
-	if err != nil {
-		cancel()
-		if errors.Is(err, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("request to member timed out after %s: %w", t.timeout, err)
-		}
-		return nil, err
-	}
-	resp.Body = cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
-	return resp, nil
-}
-
-type cancelOnClose struct {
-	io.ReadCloser
-	cancel context.CancelFunc
-}
-
-func (c cancelOnClose) Close() error {
-	err := c.ReadCloser.Close()
-	c.cancel()
-	return err
 }
 
 func sameKinds(a, b map[string]bool) bool { return kindList(a) == kindList(b) }

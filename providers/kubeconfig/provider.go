@@ -293,7 +293,7 @@ func (p *Provider) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result
 		p.remove(name, "kubeconfig or connection settings changed")
 	}
 
-	m := newMember(name, fingerprint, secret)
+	m := p.newMember(name, fingerprint, secret)
 	p.mu.Lock()
 	p.members[name] = m
 	p.mu.Unlock()
@@ -308,13 +308,13 @@ func (p *Provider) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result
 		// Secret re-triggers this reconcile.
 		log.Error(err, "Member kubeconfig Secret refused", "reason", rej.Reason)
 		p.recorder.Eventf(secret, nil, corev1.EventTypeWarning, membersecret.ReasonInvalidKubeconfig, "Register", "%s: %s", rej.Reason, rej.Message)
-		p.setState(ctx, m, memberState{State: membersecret.StateRejected, Reason: rej.Reason, Message: rej.Message})
+		m.setState(ctx, memberState{State: membersecret.StateRejected, Reason: rej.Reason, Message: rej.Message})
 		close(m.done)
 		return ctrl.Result{}, nil
 	}
 	mctx, cancel := context.WithCancel(p.runCtx)
 	m.cancel = cancel
-	go p.run(mctx, m, cfg, settings)
+	go m.run(mctx, cfg, settings)
 	log.Info("Member registered; connecting")
 	return ctrl.Result{}, nil
 }
