@@ -43,6 +43,9 @@ type Config struct {
 	// Members bounds what member Secrets may decide (flags --allow-member-*,
 	// --member-allowed-servers, --member-failure-threshold).
 	Members MemberSafetyConfig
+	// Sharding divides the members among replicas (--sharding, --replica-id,
+	// --shard-lease-duration).
+	Sharding ShardingConfig
 }
 
 // EnvPrefix starts every environment variable fleethub reads.
@@ -95,7 +98,7 @@ func newFlagSet(c *Config, getenv func(string) string, out io.Writer) (*flag.Fla
 	fs.StringVar(&c.MetricsAddr, "metrics-bind-address", ":8080", "Address of the Prometheus metrics endpoint; \"0\" disables it.")
 	fs.StringVar(&c.ProbeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints; \"0\" disables them.")
 	fs.StringVar(&c.PprofAddr, "pprof-bind-address", "0", "Address of the net/http/pprof endpoints for profilers (e.g. Pyroscope scrapes); \"0\" (default) disables them.")
-	fs.BoolVar(&c.LeaderElect, "leader-elect", true, "Elect a leader through a Lease in the hub namespace so only one replica reconciles.")
+	fs.BoolVar(&c.LeaderElect, "leader-elect", true, "Elect a leader through a Lease in the hub namespace so only one replica reconciles (ignored with --sharding).")
 	fs.StringVar(&c.LeaderElectionID, "leader-election-id", "fleethub-leader", "Name of the leader election Lease.")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "Log level: debug, info, warn, error, or a verbosity number.")
 	fs.StringVar(&c.LogFormat, "log-format", "json", "Log format: json or text.")
@@ -113,6 +116,7 @@ func newFlagSet(c *Config, getenv func(string) string, out io.Writer) (*flag.Fla
 	registerDNSFlags(fs, &c.DNS)
 	registerFairnessFlags(fs, &c.Fairness)
 	registerMemberSafetyFlags(fs, &c.Members)
+	registerShardingFlags(fs, &c.Sharding, getenv)
 
 	// Environment first, so that flags given on the command line override it.
 	var envErrs []error
@@ -162,6 +166,7 @@ func (c Config) Validate() error {
 	errs = append(errs, c.DNS.validate()...)
 	errs = append(errs, c.Fairness.validate()...)
 	errs = append(errs, c.Members.validate()...)
+	errs = append(errs, c.Sharding.validate()...)
 	return errors.Join(errs...)
 }
 

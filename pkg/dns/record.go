@@ -84,6 +84,13 @@ type CredentialsSetter interface {
 	SetCredentials(data map[string][]byte) (changed bool)
 }
 
+// BudgetSharer is implemented by providers with a request budget that hub
+// replicas must share: ShareBudget(n) is called whenever the number of live
+// replicas changes, so the fleet as a whole stays within the account's limit.
+type BudgetSharer interface {
+	ShareBudget(replicas int)
+}
+
 // NormalizeName lower-cases a domain name and drops a trailing dot.
 func NormalizeName(name string) string {
 	return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(name)), ".")

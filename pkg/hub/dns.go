@@ -43,10 +43,10 @@ func NewDNSProvider(cfg config.Config) dns.Provider {
 }
 
 // setupDomainManager wires the DomainManager controller and its provider.
-func setupDomainManager(mgr mcmanager.Manager, cfg config.Config, ctrlOpts controller.TypedOptions[mcreconcile.Request], engage mcbuilder.EngageOptions) error {
+func setupDomainManager(mgr mcmanager.Manager, cfg config.Config, provider dns.Provider, ctrlOpts controller.TypedOptions[mcreconcile.Request], engage mcbuilder.EngageOptions) error {
 	d := cfg.DNS.WithDefaults()
 	return (&domainmanager.Reconciler{
-		Provider:               NewDNSProvider(cfg),
+		Provider:               provider,
 		HubID:                  d.HubID,
 		HubNamespace:           cfg.HubNamespace,
 		CredentialsSecret:      d.CredentialsSecret,

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/cluster"
@@ -22,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	mcbuilder "sigs.k8s.io/multicluster-runtime/pkg/builder"
 	mcmanager "sigs.k8s.io/multicluster-runtime/pkg/manager"
@@ -33,6 +35,7 @@ import (
 	"github.com/fleethub/fleethub/pkg/controller/webapp"
 	"github.com/fleethub/fleethub/pkg/fairqueue"
 	"github.com/fleethub/fleethub/pkg/metrics"
+	"github.com/fleethub/fleethub/pkg/shard"
 	"github.com/fleethub/fleethub/providers/kubeconfig"
 )
 
@@ -48,6 +51,9 @@ type Options struct {
 	MemberRESTConfig func(name string, cfg *rest.Config)
 	// SkipControllerNameValidation allows several managers in one process.
 	SkipControllerNameValidation bool
+	// ShardProbe is how often, with sharding, a replica re-decides which
+	// members it runs (default 2s).
+	ShardProbe time.Duration
 }
 
 // Scheme knows the built-in kinds fleethub touches and the fleethub API.
@@ -125,6 +131,7 @@ type kind struct {
 func New(hubCfg *rest.Config, cfg config.Config, opts Options) (mcmanager.Manager, *kubeconfig.Provider, error) {
 	scheme := Scheme()
 	var mgr mcmanager.Manager
+	dnsProvider := NewDNSProvider(cfg)
 	// controller-runtime v0.24.1's priority queue can deadlock on shutdown
 	// (kubernetes-sigs/controller-runtime#3538), holding every stop — and so
 	// every rollout and leader handover — for the whole grace period.
@@ -135,7 +142,7 @@ func New(hubCfg *rest.Config, cfg config.Config, opts Options) (mcmanager.Manage
 			return (&webapp.Reconciler{Manager: mgr, ResyncInterval: cfg.ResyncInterval}).SetupWithManager(mgr, ctrlOpts, engage)
 		}},
 		{resource: "domainmanagers", kind: "DomainManager", informers: []client.Object{&v1alpha1.DomainManager{}}, setup: func(engage mcbuilder.EngageOptions) error {
-			return setupDomainManager(mgr, cfg, ctrlOpts, engage)
+			return setupDomainManager(mgr, cfg, dnsProvider, ctrlOpts, engage)
 		}},
 		{resource: "simpledbs", kind: "SimpleDB", informers: []client.Object{&v1alpha1.SimpleDB{}, &corev1.Secret{}, &corev1.PersistentVolumeClaim{}, &appsv1.Deployment{}, &corev1.Service{}}, setup: func(engage mcbuilder.EngageOptions) error {
 			return (&simpledb.Reconciler{Manager: mgr, ResyncInterval: cfg.ResyncInterval, ImageRepository: cfg.PostgresImageRepository}).SetupWithManager(mgr, ctrlOpts, engage)
@@ -146,6 +153,28 @@ func New(hubCfg *rest.Config, cfg config.Config, opts Options) (mcmanager.Manage
 	for _, k := range kinds {
 		resources[k.resource] = k.kind
 		informers[k.kind] = k.informers
+	}
+
+	// With sharding every replica is active and the coordinator decides which
+	// members each one runs; the provider connects only to those (pkg/shard).
+	replica := cfg.Sharding.ReplicaID
+	leaderElect := cfg.LeaderElect
+	var ring *shard.Ring
+	var mcOpts []mcmanager.Option
+	var owns func(string) bool
+	if cfg.Sharding.Enabled {
+		direct, err := client.New(hubCfg, client.Options{Scheme: scheme})
+		if err != nil {
+			return nil, nil, fmt.Errorf("creating the hub client for sharding: %w", err)
+		}
+		var coord mcmanager.Coordinator
+		ring, coord = shard.New(direct, ctrl.Log, shard.Options{
+			Namespace: cfg.HubNamespace, ReplicaID: replica, LeaseDuration: cfg.Sharding.LeaseDuration, Probe: opts.ShardProbe,
+		})
+		replica = ring.Replica()
+		mcOpts = append(mcOpts, mcmanager.WithCoordinator(coord))
+		owns = ring.Owns
+		leaderElect = false
 	}
 
 	provider := kubeconfig.New(kubeconfig.Options{
@@ -175,6 +204,8 @@ func New(hubCfg *rest.Config, cfg config.Config, opts Options) (mcmanager.Manage
 		RESTConfig:         opts.MemberRESTConfig,
 		SkipNameValidation: opts.SkipControllerNameValidation,
 		OnRemove:           metrics.ForgetCluster,
+		ReplicaID:          replica,
+		Owns:               owns,
 	})
 	if cfg.InstallCRDs {
 		provider.InstallCRDs(InstallCRDs)
@@ -191,17 +222,17 @@ func New(hubCfg *rest.Config, cfg config.Config, opts Options) (mcmanager.Manage
 			DefaultNamespaces: map[string]cache.Config{cfg.HubNamespace: {}},
 		},
 		Controller:                    crconfig.Controller{UsePriorityQueue: &noPriorityQueue},
-		Metrics:                       metricsserver.Options{BindAddress: cfg.MetricsAddr},
+		Metrics:                       metricsserver.Options{BindAddress: cfg.MetricsAddr, FilterProvider: metrics.ReplicaFilter(crmetrics.Registry, replica)},
 		HealthProbeBindAddress:        cfg.ProbeAddr,
 		PprofBindAddress:              cfg.PprofAddr,
-		LeaderElection:                cfg.LeaderElect,
+		LeaderElection:                leaderElect,
 		LeaderElectionID:              cfg.LeaderElectionID,
 		LeaderElectionNamespace:       cfg.HubNamespace,
 		LeaderElectionReleaseOnCancel: true,
 		LeaseDuration:                 &lease,
 		RenewDeadline:                 &renew,
 		RetryPeriod:                   &retry,
-	})
+	}, mcOpts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("creating manager: %w", err)
 	}
@@ -212,6 +243,10 @@ func New(hubCfg *rest.Config, cfg config.Config, opts Options) (mcmanager.Manage
 		if err := k.setup(provider.KindFilter(k.kind)); err != nil {
 			return nil, nil, fmt.Errorf("setting up the %s controller: %w", k.kind, err)
 		}
+	}
+
+	if err := addShardRunnables(mgr.GetLocalManager(), replica, ring, provider, dnsProvider); err != nil {
+		return nil, nil, err
 	}
 
 	if cfg.ProbeAddr != "0" {

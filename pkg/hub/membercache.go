@@ -65,10 +65,14 @@ func keepInCache(obj client.Object) bool {
 }
 
 // stubTransform is the child caches' transform: objects fleethub does not
-// control become stubs.
+// control become stubs; the others keep only fleethub's managedFields.
 func stubTransform(in any) (any, error) {
 	obj, ok := in.(client.Object)
-	if !ok || keepInCache(obj) {
+	if !ok {
+		return in, nil
+	}
+	if keepInCache(obj) {
+		trimManagedFields(obj)
 		return in, nil
 	}
 	stub, ok := reflect.New(reflect.TypeOf(obj).Elem()).Interface().(client.Object)

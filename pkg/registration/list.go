@@ -26,6 +26,8 @@ type Member struct {
 	Kinds           []string `json:"kinds,omitempty"`
 	LastTransition  string   `json:"lastTransition,omitempty"`
 	TokenExpiration string   `json:"tokenExpiration,omitempty"`
+	// Replica is the hub replica serving the member.
+	Replica string `json:"replica,omitempty"`
 }
 
 // List reads the member Secrets in the hub namespace.
@@ -60,6 +62,7 @@ func Members(secrets []corev1.Secret) []Member {
 			Message:         strings.TrimSpace(a[membersecret.AnnotationMessage]),
 			LastTransition:  strings.TrimSpace(a[membersecret.AnnotationLastTransition]),
 			TokenExpiration: strings.TrimSpace(a[AnnotationTokenExpiration]),
+			Replica:         strings.TrimSpace(a[membersecret.AnnotationReplica]),
 		}
 		for _, k := range strings.Split(a[membersecret.AnnotationKinds], ",") {
 			if k = strings.TrimSpace(k); k != "" {
@@ -72,19 +75,19 @@ func Members(secrets []corev1.Secret) []Member {
 	return out
 }
 
-// WriteTable prints members as a table; wide adds the message and the token
-// expiry. Absent values print as "-".
+// WriteTable prints members as a table; wide adds the serving hub replica,
+// the token expiry and the message. Absent values print as "-".
 func WriteTable(w io.Writer, members []Member, wide bool) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
 	header := "NAME\tSTATE\tREASON\tKINDS\tLAST TRANSITION"
 	if wide {
-		header += "\tTOKEN EXPIRES\tMESSAGE"
+		header += "\tREPLICA\tTOKEN EXPIRES\tMESSAGE"
 	}
 	fmt.Fprintln(tw, header)
 	for _, m := range members {
 		row := []string{m.Name, m.State, m.Reason, strings.Join(m.Kinds, ","), m.LastTransition}
 		if wide {
-			row = append(row, m.TokenExpiration, m.Message)
+			row = append(row, m.Replica, m.TokenExpiration, m.Message)
 		}
 		for i := range row {
 			// A cell is one line without tabs, whatever an annotation holds.

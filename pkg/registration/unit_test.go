@@ -30,6 +30,7 @@ func listFixture() []corev1.Secret {
 			membersecret.AnnotationKinds:          "WebApp,SimpleDB",
 			membersecret.AnnotationLastTransition: "2026-05-01T10:00:00Z",
 			AnnotationTokenExpiration:             "2026-05-31T10:00:00Z",
+			membersecret.AnnotationReplica:        "fleethub-7d9f-x2",
 		}),
 		memberSecret("beta-long-name", map[string]string{
 			membersecret.AnnotationState:          "Unreachable",
@@ -65,10 +66,10 @@ func TestWriteTableWide(t *testing.T) {
 	if err := WriteTable(&b, Members(listFixture()[:3]), true); err != nil {
 		t.Fatal(err)
 	}
-	want := `NAME             STATE         REASON              KINDS             LAST TRANSITION        TOKEN EXPIRES          MESSAGE
-alpha            Ready         Engaged             WebApp,SimpleDB   2026-05-01T10:00:00Z   2026-05-31T10:00:00Z   all kinds engaged
-beta-long-name   Unreachable   ConnectionRefused   -                 2026-05-02T08:30:00Z   -                      dial tcp 10.0.0.1:6443: connection refused
-zeta             -             -                   -                 -                      -                      -
+	want := `NAME             STATE         REASON              KINDS             LAST TRANSITION        REPLICA            TOKEN EXPIRES          MESSAGE
+alpha            Ready         Engaged             WebApp,SimpleDB   2026-05-01T10:00:00Z   fleethub-7d9f-x2   2026-05-31T10:00:00Z   all kinds engaged
+beta-long-name   Unreachable   ConnectionRefused   -                 2026-05-02T08:30:00Z   -                  -                      dial tcp 10.0.0.1:6443: connection refused
+zeta             -             -                   -                 -                      -                  -                      -
 `
 	if b.String() != want {
 		t.Errorf("wide table:\n%s\nwant:\n%s", b.String(), want)

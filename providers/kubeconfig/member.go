@@ -65,7 +65,9 @@ func (m *member) run(ctx context.Context, cfg *rest.Config, settings ClientSetti
 	p := m.p
 	defer close(m.done)
 	log := p.log.WithValues("cluster", m.name)
-	m.setState(ctx, m.state)
+	if p.owns(m.name) {
+		m.setState(ctx, m.state)
+	}
 
 	var stopCluster context.CancelFunc
 	disengage := func() {
@@ -95,6 +97,23 @@ func (m *member) run(ctx context.Context, cfg *rest.Config, settings ClientSetti
 	rebuild := false // the cluster behind the Secret changed; kept until rebuilt
 	var downSince time.Time
 	for {
+		if !p.owns(m.name) {
+			// Another replica's shard: let go of it (the coordinator
+			// releases its fence) and look again shortly, so a replica
+			// that leaves hands its members over within one interval.
+			if m.current() != nil {
+				log.Info("Member now served by another replica; letting it go")
+				disengage()
+				p.forget(m.name)
+			}
+			failures, downSince, missing, rebuild = 0, time.Time{}, true, false
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(p.opts.OwnershipInterval):
+			}
+			continue
+		}
 		st, kinds, changed := m.check(ctx, dc, core, cfg, missing)
 		if ctx.Err() != nil {
 			return
@@ -442,6 +461,9 @@ func (m *member) setState(ctx context.Context, st memberState) {
 		membersecret.AnnotationReason:  st.Reason,
 		membersecret.AnnotationMessage: truncate(st.Message, 1024),
 		membersecret.AnnotationKinds:   kinds,
+	}
+	if p.opts.ReplicaID != "" {
+		want[membersecret.AnnotationReplica] = p.opts.ReplicaID
 	}
 	cur := &corev1.Secret{}
 	if err := p.hub.Get(ctx, client.ObjectKeyFromObject(m.secret), cur); err != nil {

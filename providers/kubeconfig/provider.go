@@ -88,8 +88,19 @@ type Options struct {
 	// InstallCRDs, if set, is called while a member lacks some kinds, before
 	// each probe, to install them (the hub's --install-crds).
 	InstallCRDs func(ctx context.Context, cfg *rest.Config) error
-	// OnRemove, if set, runs after a member is removed (e.g. to drop its metrics).
+	// OnRemove, if set, runs after a member is removed, or handed to another
+	// replica's shard (e.g. to drop its metrics).
 	OnRemove func(name string)
+	// ReplicaID names this replica on the Secrets of the members it serves
+	// (membersecret.AnnotationReplica).
+	ReplicaID string
+	// Owns, if set, says whether a member is this replica's to serve (hub
+	// sharding). A member it does not own is neither connected to, cached nor
+	// reported on; the owning replica does all of that.
+	Owns func(name string) bool
+	// OwnershipInterval is how often a member owned elsewhere is checked for
+	// a change of owner (default 2s).
+	OwnershipInterval time.Duration
 	// SkipNameValidation allows several providers in one process (tests).
 	SkipNameValidation bool
 }
@@ -137,6 +148,9 @@ func New(opts Options) *Provider {
 	if opts.InitialBackoff <= 0 {
 		opts.InitialBackoff = time.Second
 	}
+	if opts.OwnershipInterval <= 0 {
+		opts.OwnershipInterval = 2 * time.Second
+	}
 	if opts.MaxBackoff <= 0 {
 		opts.MaxBackoff = 2 * time.Minute
 	}
@@ -178,8 +192,9 @@ func (p *Provider) SetupWithManager(mgr mcmanager.Manager) error {
 		Complete(p)
 }
 
-// Start is called by the multicluster manager once this replica leads. Member
-// goroutines live in its context; when it ends, every member is disengaged.
+// Start is called by the multicluster manager once this replica leads (every
+// replica, with sharding). Member goroutines live in its context; when it
+// ends, every member is disengaged.
 func (p *Provider) Start(ctx context.Context, aware multicluster.Aware) error {
 	p.runCtx, p.aware = ctx, aware
 	close(p.started)
@@ -304,11 +319,14 @@ func (p *Provider) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result
 		if !errors.As(err, &rej) {
 			rej = &Rejection{Reason: ReasonMalformedKubeconfig, Message: err.Error()}
 		}
-		// Bad input: say so where the platform team looks. A fix to the
-		// Secret re-triggers this reconcile.
-		log.Error(err, "Member kubeconfig Secret refused", "reason", rej.Reason)
-		p.recorder.Eventf(secret, nil, corev1.EventTypeWarning, membersecret.ReasonInvalidKubeconfig, "Register", "%s: %s", rej.Reason, rej.Message)
-		m.setState(ctx, memberState{State: membersecret.StateRejected, Reason: rej.Reason, Message: rej.Message})
+		// Bad input: say so where the platform team looks (the replica
+		// serving the member does). A fix to the Secret re-triggers this
+		// reconcile.
+		if p.owns(name) {
+			log.Error(err, "Member kubeconfig Secret refused", "reason", rej.Reason)
+			p.recorder.Eventf(secret, nil, corev1.EventTypeWarning, membersecret.ReasonInvalidKubeconfig, "Register", "%s: %s", rej.Reason, rej.Message)
+			m.setState(ctx, memberState{State: membersecret.StateRejected, Reason: rej.Reason, Message: rej.Message})
+		}
 		close(m.done)
 		return ctrl.Result{}, nil
 	}
@@ -367,11 +385,21 @@ func (p *Provider) remove(name, why string) {
 		m.cancel()
 	}
 	<-m.done
+	p.forget(name)
+	p.log.Info("Member disengaged", "cluster", name, "why", why)
+}
+
+// owns reports whether this replica serves the member (always, unsharded).
+func (p *Provider) owns(name string) bool {
+	return p.opts.Owns == nil || p.opts.Owns(name)
+}
+
+// forget drops what this replica keeps about a member it no longer serves.
+func (p *Provider) forget(name string) {
 	p.metrics.forget(name)
 	if p.opts.OnRemove != nil {
 		p.opts.OnRemove(name)
 	}
-	p.log.Info("Member disengaged", "cluster", name, "why", why)
 }
 
 func hashOf(parts ...any) string {

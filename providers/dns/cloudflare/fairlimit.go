@@ -33,6 +33,12 @@ func newFairLimiter(limit rate.Limit, burst int) *fairLimiter {
 	return &fairLimiter{bucket: rate.NewLimiter(limit, burst), waiting: map[string][]*waiter{}}
 }
 
+// setLimit changes the budget; waiting requests are served at the new rate.
+func (l *fairLimiter) setLimit(limit rate.Limit, burst int) {
+	l.bucket.SetLimit(limit)
+	l.bucket.SetBurst(burst)
+}
+
 // Wait blocks until member's request may go, or ctx ends.
 func (l *fairLimiter) Wait(ctx context.Context, member string) error {
 	w := &waiter{granted: make(chan struct{})}

@@ -100,3 +100,18 @@ func TestFairLimiterCancelledWaiterGivesUpItsTurn(t *testing.T) {
 		t.Fatalf("state left behind: %v %v", l.waiting, l.ring)
 	}
 }
+
+// Hub replicas share the account's budget: each spends its share.
+func TestShareBudgetDividesByReplicas(t *testing.T) {
+	p := New(Options{RequestsPerSecond: 9, Burst: 6})
+	for _, tc := range []struct {
+		replicas int
+		limit    float64
+		burst    int
+	}{{3, 3, 2}, {1, 9, 6}, {0, 9, 6}, {12, 0.75, 1}} {
+		p.ShareBudget(tc.replicas)
+		if got := float64(p.limiter.bucket.Limit()); got != tc.limit || p.limiter.bucket.Burst() != tc.burst {
+			t.Errorf("%d replicas: limit %v burst %d, want %v and %d", tc.replicas, got, p.limiter.bucket.Burst(), tc.limit, tc.burst)
+		}
+	}
+}

@@ -69,8 +69,9 @@ type Options struct {
 
 // Provider is the Cloudflare DNS provider.
 type Provider struct {
-	opts  Options
-	httpc *http.Client
+	opts    Options
+	httpc   *http.Client
+	limiter *fairLimiter
 
 	mu           sync.Mutex
 	api          *cf.API
@@ -117,7 +118,16 @@ type cacheEdit struct {
 var (
 	_ dns.Provider          = &Provider{}
 	_ dns.CredentialsSetter = &Provider{}
+	_ dns.BudgetSharer      = &Provider{}
 )
+
+// ShareBudget splits the request budget between n hub replicas calling the
+// one account: this replica may spend 1/n of RequestsPerSecond and Burst
+// (at least one request of burst), so the fleet as a whole stays within them.
+func (p *Provider) ShareBudget(n int) {
+	n = max(n, 1)
+	p.limiter.setLimit(rate.Limit(p.opts.RequestsPerSecond/float64(n)), max(p.opts.Burst/n, 1))
+}
 
 // New returns a provider without credentials; every call reports
 // KindCredentialsMissing until SetCredentials gives it a token.
@@ -156,6 +166,7 @@ func New(opts Options) *Provider {
 	t := &transport{base: base, limiter: newFairLimiter(rate.Limit(opts.RequestsPerSecond), opts.Burst)}
 	return &Provider{
 		opts:    opts,
+		limiter: t.limiter,
 		httpc:   &http.Client{Transport: t, Timeout: opts.RequestTimeout},
 		credErr: "no DNS credentials loaded yet",
 		records: map[string]*zoneRecords{},
