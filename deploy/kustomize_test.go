@@ -323,7 +323,7 @@ func TestMemberRBAC(t *testing.T) {
 // names the manager reads, and each overlay's values are accepted by it.
 func TestConfigMapIsTheManagersConfiguration(t *testing.T) {
 	// Deliberately absent: see deploy/manager/config.env.
-	omitted := map[string]bool{config.EnvName("hub-namespace"): true, config.EnvName("kubeconfig"): true}
+	omitted := map[string]bool{config.EnvName("hub-namespace"): true, config.EnvName("kubeconfig"): true, config.EnvName("replica-id"): true}
 	envs := map[string]bool{}
 	for _, f := range config.FlagNames() {
 		envs[config.EnvName(f)] = true
@@ -452,9 +452,12 @@ func TestManagerDeployment(t *testing.T) {
 				replicas = *d.Spec.Replicas
 			}
 			pdbs := b.all("PodDisruptionBudget")
-			if cfg.LeaderElect {
+			if cfg.Sharding.Enabled && !hasPodNameEnv(pod) {
+				t.Error("sharded replicas need POD_NAME (downward API) for unique replica names")
+			}
+			if cfg.LeaderElect || cfg.Sharding.Enabled {
 				if replicas < 2 {
-					t.Errorf("leader election with %d replica(s): no standby", replicas)
+					t.Errorf("leader election or sharding with %d replica(s): no standby", replicas)
 				}
 				if len(pdbs) != 1 {
 					t.Fatalf("%d PodDisruptionBudgets", len(pdbs))
@@ -466,7 +469,7 @@ func TestManagerDeployment(t *testing.T) {
 				}
 			} else {
 				if dir != "overlays/dev" {
-					t.Errorf("leader election is off in %s", dir)
+					t.Errorf("neither leader election nor sharding in %s", dir)
 				}
 				if replicas != 1 || d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
 					t.Errorf("without leader election: %d replicas, strategy %s; want 1 and Recreate", replicas, d.Spec.Strategy.Type)
@@ -812,3 +815,15 @@ func selects(selector, labels map[string]string) bool {
 }
 
 func itoa(i int32) string { return strconv.Itoa(int(i)) }
+
+// hasPodNameEnv reports whether the manager container gets its pod's name.
+func hasPodNameEnv(pod corev1.PodSpec) bool {
+	for _, c := range pod.Containers {
+		for _, e := range c.Env {
+			if e.Name == "POD_NAME" && e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.name" {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -170,6 +170,7 @@ func New(hubCfg *rest.Config, cfg config.Config, opts Options) (mcmanager.Manage
 		var coord mcmanager.Coordinator
 		ring, coord = shard.New(direct, ctrl.Log, shard.Options{
 			Namespace: cfg.HubNamespace, ReplicaID: replica, LeaseDuration: cfg.Sharding.LeaseDuration, Probe: opts.ShardProbe,
+			LeaderLease: cfg.LeaderElectionID,
 		})
 		replica = ring.Replica()
 		mcOpts = append(mcOpts, mcmanager.WithCoordinator(coord))

@@ -76,6 +76,7 @@ type replica struct {
 	provider *kubeconfig.Provider
 	cancel   context.CancelFunc
 	done     chan error
+	stopped  bool
 }
 
 func startReplica(t *testing.T, fleet *fleettest.Fleet, cfg config.Config, id string, log *writeLog) *replica {
@@ -99,6 +100,10 @@ func startReplica(t *testing.T, fleet *fleettest.Fleet, cfg config.Config, id st
 
 func (r *replica) stop(t *testing.T) {
 	t.Helper()
+	if r.stopped {
+		return
+	}
+	r.stopped = true
 	r.cancel()
 	select {
 	case err := <-r.done:
@@ -248,13 +253,7 @@ func TestShardedReplicasShareTheFleet(t *testing.T) {
 	var replicas []*replica
 	for _, id := range []string{"hub-a", "hub-b", "hub-c"} {
 		r := startReplica(t, fleet, cfg, id, log)
-		defer func() {
-			select {
-			case <-r.done:
-			default:
-				r.stop(t)
-			}
-		}()
+		defer r.stop(t)
 		replicas = append(replicas, r)
 	}
 	// Every replica sees the other two before the members arrive, so the

@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -46,11 +47,16 @@ type Options struct {
 	// Probe is how often the coordinator re-decides which members it runs
 	// (default 2s).
 	Probe time.Duration
+	// LeaderLease names the Lease of the unsharded hub's leader election.
+	// While an unsharded leader still holds it (a rollout from one active
+	// replica to sharded ones), sharded replicas serve nothing, so no member
+	// ever has two writers.
+	LeaderLease string
 }
 
 // Ring is this replica's view of its live peers and so of its own shard.
 type Ring struct {
-	reg    peers.Registry
+	reg    *registry
 	hasher sharder.Sharder
 }
 
@@ -67,7 +73,7 @@ func New(hub client.Client, log logr.Logger, o Options) (*Ring, mcmanager.Coordi
 	log = log.WithName("shard").WithValues("replica", o.ReplicaID)
 	reg := &registry{
 		Registry: peers.NewLeaseRegistry(hub, o.Namespace, PeerLeasePrefix, o.ReplicaID, 1, log),
-		hub:      hub, namespace: o.Namespace, log: log,
+		hub:      hub, namespace: o.Namespace, leaderLease: o.LeaderLease, log: log,
 	}
 	ring := &Ring{reg: reg, hasher: sharder.NewHRW()}
 	coord := sharded.New(hub, log,
@@ -86,7 +92,7 @@ func New(hub client.Client, log logr.Logger, o Options) (*Ring, mcmanager.Coordi
 // once would otherwise connect to every member.
 func (r *Ring) Owns(member string) bool {
 	snap := r.reg.Snapshot()
-	if len(snap) == 0 {
+	if len(snap) == 0 || r.reg.unshardedLeader.Load() {
 		return false
 	}
 	return r.hasher.ShouldOwn(member, snap, r.reg.Self())
@@ -101,15 +107,23 @@ func (r *Ring) Peers() int { return len(r.reg.Snapshot()) }
 
 // registry is the Lease registry that also withdraws this replica's peer
 // Lease when it stops, so on a rollout the others take its members over at
-// their next look instead of waiting for the Lease to expire.
+// their next look instead of waiting for the Lease to expire; and that tells
+// whether an unsharded leader is still active.
 type registry struct {
 	peers.Registry
-	hub       client.Client
-	namespace string
-	log       logr.Logger
+	hub         client.Client
+	namespace   string
+	leaderLease string
+	log         logr.Logger
+	// unshardedLeader: a replica of an unsharded hub still leads.
+	unshardedLeader atomic.Bool
 }
 
 func (r *registry) Run(ctx context.Context) error {
+	if r.leaderLease != "" {
+		r.unshardedLeader.Store(true) // until the first look says otherwise
+		go r.watchLeader(ctx)
+	}
 	err := r.Registry.Run(ctx)
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
@@ -121,6 +135,34 @@ func (r *registry) Run(ctx context.Context) error {
 		}
 	}
 	return err
+}
+
+// watchLeader looks at the unsharded leader Lease every few seconds.
+func (r *registry) watchLeader(ctx context.Context) {
+	for {
+		lease := &coordinationv1.Lease{}
+		err := r.hub.Get(ctx, client.ObjectKey{Namespace: r.namespace, Name: r.leaderLease}, lease)
+		held := err == nil && leaseHeld(lease, time.Now())
+		if err != nil && !apierrors.IsNotFound(err) {
+			held = r.unshardedLeader.Load() // unknown: keep the last answer
+		}
+		if r.unshardedLeader.Swap(held) != held {
+			r.log.Info("Unsharded leader", "active", held, "lease", r.leaderLease)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(3 * time.Second):
+		}
+	}
+}
+
+// leaseHeld reports whether a Lease has a holder whose term has not run out.
+func leaseHeld(l *coordinationv1.Lease, now time.Time) bool {
+	if l.Spec.HolderIdentity == nil || *l.Spec.HolderIdentity == "" || l.Spec.RenewTime == nil || l.Spec.LeaseDurationSeconds == nil {
+		return false
+	}
+	return now.Before(l.Spec.RenewTime.Add(time.Duration(*l.Spec.LeaseDurationSeconds) * time.Second))
 }
 
 // Sizes reports how many members a replica serves; see Publish.

@@ -339,8 +339,11 @@ func TestConflictAcrossMembersAndTakeover(t *testing.T) {
 	fleettest.Must(t, b.Create(ctx, alias))
 	waitReason(t, "beta", ns, "alias", v1alpha1.ReasonConflict)
 
-	// The winner goes: its record is deleted and the next claimant (second,
-	// created before alias) takes over.
+	// The winner goes: its record is deleted and the waiting claimant takes
+	// over. (Among several waiters the first to be reconciled after the
+	// release wins; nothing orders them, so only one waits here.)
+	fleettest.Must(t, b.Delete(ctx, alias))
+	waitGone(t, "beta", alias)
 	fleettest.Must(t, a.Delete(ctx, first))
 	waitGone(t, "alpha", first)
 	waitReason(t, "beta", ns, "second", v1alpha1.ReasonRecordSynced)
@@ -354,6 +357,9 @@ func TestConflictAcrossMembersAndTakeover(t *testing.T) {
 		}
 		return nil
 	})
+	// A CNAME claim now conflicts with the new holder.
+	alias = domainManager(ns, "alias", name, "CNAME", "elsewhere.example.net")
+	fleettest.Must(t, b.Create(ctx, alias))
 	waitReason(t, "beta", ns, "alias", v1alpha1.ReasonConflict)
 	if n := len(cf.Find(name, "")); n != 1 {
 		t.Fatalf("%d records at %s", n, name)
