@@ -264,20 +264,8 @@ func TestHubRunsWithTheShippedRBAC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(mctx) }()
-	defer func() {
-		stop()
-		select {
-		case err := <-done:
-			if err != nil && !errors.Is(err, context.Canceled) {
-				t.Errorf("manager: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("manager did not stop")
-		}
-	}()
+	stopManager := runManager(t, ctx, mgr)
+	defer stopManager()
 
 	// Leader election through the Lease.
 	eventually(t, ctx, func() error {
@@ -378,6 +366,51 @@ func TestHubRunsWithTheShippedRBAC(t *testing.T) {
 	// provider call aside).
 	eventually(t, ctx, func() error { return metricsExported(t) })
 
+	// The prod overlay runs sharded replicas: the same Role covers their
+	// peer and fence Leases. The leader stops first, releasing its Lease,
+	// as in the rollout from one replica to several.
+	stopManager()
+	prodEnv := maps.Clone(built{dir: "overlays/prod", objs: build(t, "overlays/prod")}.configMap(t).Data)
+	prodEnv["POD_NAMESPACE"], prodEnv["POD_NAME"] = hubNamespace, "fleethub-manager-0"
+	prodCfg, err := config.Parse(nil, func(k string) string { return prodEnv[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !prodCfg.Sharding.Enabled {
+		t.Fatal("prod runs unsharded: the shard Lease permissions would go untested")
+	}
+	prodCfg.MetricsAddr, prodCfg.ProbeAddr, prodCfg.PprofAddr = "0", "0", "0"
+	prodCfg.MemberProbeInterval = time.Second
+	sharded, sprov, err := hub.New(managerCfg, prodCfg, hub.Options{
+		SkipControllerNameValidation: true,
+		MemberRESTConfig:             func(name string, rc *rest.Config) { rc.Wrap(refused.wrap(name)) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer runManager(t, ctx, sharded)()
+	eventually(t, ctx, func() error {
+		lease := &coordinationv1.Lease{}
+		if err := f.Hub.Client.Get(ctx, client.ObjectKey{Namespace: hubNamespace, Name: "fleethub-shard-" + memberName}, lease); err != nil {
+			return err
+		}
+		if h := ptr.Deref(lease.Spec.HolderIdentity, ""); h != "fleethub-manager-0" {
+			return fmt.Errorf("fence of %s held by %q", memberName, h)
+		}
+		if !sprov.Members()[memberName] {
+			return fmt.Errorf("member %s not engaged by the sharded replica", memberName)
+		}
+		return nil
+	})
+	app2 := &v1alpha1.WebApp{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web2"},
+		Spec:       v1alpha1.WebAppSpec{Image: "nginx:1.27"},
+	}
+	fleettest.Must(t, member.Client.Create(ctx, app2))
+	eventually(t, ctx, func() error {
+		return member.Client.Get(ctx, client.ObjectKeyFromObject(app2), &appsv1.Deployment{})
+	})
+
 	// Not one request of the manager was refused.
 	if r := refused.take(); len(r) > 0 {
 		t.Errorf("the shipped RBAC refused %d request(s) of the manager:\n%s", len(r), strings.Join(r, "\n"))
@@ -436,6 +469,28 @@ func TestHubRunsWithTheShippedRBAC(t *testing.T) {
 		if !apierrors.IsForbidden(err) {
 			t.Errorf("member identity may %s: err = %v, want Forbidden", what, err)
 		}
+	}
+}
+
+// runManager starts mgr and returns the function that stops it (once) and
+// waits for it.
+func runManager(t *testing.T, ctx context.Context, mgr interface{ Start(context.Context) error }) func() {
+	mctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(mctx) }()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			stop()
+			select {
+			case err := <-done:
+				if err != nil && !errors.Is(err, context.Canceled) {
+					t.Errorf("manager: %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Error("manager did not stop")
+			}
+		})
 	}
 }
 

@@ -59,6 +59,9 @@ const (
 	ReasonCredentialsMissing = "CredentialsMissing"
 	// ReasonCredentialsInvalid: the DNS provider rejected the credentials.
 	ReasonCredentialsInvalid = "CredentialsInvalid"
+	// ReasonZoneForbidden: the credentials are valid but may not edit this
+	// zone or record; other zones are unaffected.
+	ReasonZoneForbidden = "ZoneForbidden"
 	// ReasonRateLimited: the DNS provider rate-limits the hub; retried later.
 	ReasonRateLimited = "RateLimited"
 	// ReasonProviderError: the DNS provider failed (5xx, timeout, network).

@@ -16,6 +16,10 @@ const (
 	KindCredentialsMissing Kind = "CredentialsMissing"
 	// KindAuth: the provider rejected the credentials (401/403).
 	KindAuth Kind = "Auth"
+	// KindForbidden: the credentials are valid but may not act on this zone
+	// or record (403 to a token the provider otherwise accepts). Only the
+	// names in that zone fail; fixing it takes a token with more rights.
+	KindForbidden Kind = "Forbidden"
 	// KindRateLimited: the provider asks us to slow down (429); RetryAfter says for how long.
 	KindRateLimited Kind = "RateLimited"
 	// KindTransient: 5xx, timeouts, network errors. Retry with backoff.

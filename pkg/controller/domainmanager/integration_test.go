@@ -48,7 +48,7 @@ func run(m *testing.M) int {
 	fleettest.SetupLogging()
 	cf = cloudflaretest.NewServer(token1)
 	defer cf.Close()
-	for _, z := range []string{"example.com", "example.org", "dev.example.com", "bench.example"} {
+	for _, z := range []string{"example.com", "example.org", "dev.example.com", "bench.example", "locked.example.org"} {
 		cf.AddZone(z)
 	}
 	var err error
@@ -738,4 +738,24 @@ func TestRemovedMemberTakesItsClaimsButNotItsRecords(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// A zone the token may not edit fails only its own DomainManagers, with a
+// reason that says so; another zone keeps writing.
+func TestZoneWithoutPermissionFailsAlone(t *testing.T) {
+	ctx := context.Background()
+	ns := namespace(t, "alpha")
+	c := fleet.Members["alpha"].Client
+	cf.DenyZoneWrites("locked.example.org") // a zone of its own, made in TestMain
+
+	fleettest.Must(t, c.Create(ctx, domainManager(ns, "locked", "www.locked.example.org", "A", "192.0.2.40")))
+	fleettest.Must(t, c.Create(ctx, domainManager(ns, "open", "open.example.org", "A", "192.0.2.41")))
+	dm := waitReason(t, "alpha", ns, "locked", v1alpha1.ReasonZoneForbidden)
+	if m := ready(dm).Message; !strings.Contains(m, "may not edit this zone") {
+		t.Errorf("message = %q", m)
+	}
+	waitReason(t, "alpha", ns, "open", v1alpha1.ReasonRecordSynced)
+	if n := len(cf.Find("www.locked.example.org", "")); n != 0 {
+		t.Errorf("%d records in the locked zone", n)
+	}
 }

@@ -122,7 +122,7 @@ func progressOf(obs observed) reconciler.Progress {
 		return reconciler.Stalled
 	}
 	switch reason, _ := errorReason(obs.Err); reason {
-	case v1alpha1.ReasonCredentialsMissing, v1alpha1.ReasonCredentialsInvalid, v1alpha1.ReasonZoneNotFound, v1alpha1.ReasonRecordRejected:
+	case v1alpha1.ReasonCredentialsMissing, v1alpha1.ReasonCredentialsInvalid, v1alpha1.ReasonZoneForbidden, v1alpha1.ReasonZoneNotFound, v1alpha1.ReasonRecordRejected:
 		return reconciler.Stalled
 	}
 	return reconciler.Reconciling
@@ -215,6 +215,8 @@ func errorReason(err error) (string, string) {
 		return v1alpha1.ReasonCredentialsMissing, "The hub has no usable DNS credentials: " + unwrapped(err)
 	case dns.KindAuth:
 		return v1alpha1.ReasonCredentialsInvalid, "The DNS provider rejected the hub's credentials: " + unwrapped(err)
+	case dns.KindForbidden:
+		return v1alpha1.ReasonZoneForbidden, "The hub's DNS credentials may not edit this zone or record (ask the platform team for a token with rights on it): " + unwrapped(err)
 	case dns.KindRateLimited:
 		return v1alpha1.ReasonRateLimited, "The DNS provider is rate-limiting the hub; retrying after its cooldown"
 	case dns.KindNotFound:
@@ -271,7 +273,7 @@ func (p retryPolicy) result(err error) (ctrl.Result, error) {
 		return ctrl.Result{RequeueAfter: p.Resync}, nil
 	case dns.KindRateLimited:
 		return ctrl.Result{RequeueAfter: max(p.RateLimited, dns.RetryAfterOf(err))}, nil
-	case dns.KindAuth, dns.KindCredentialsMissing:
+	case dns.KindAuth, dns.KindForbidden, dns.KindCredentialsMissing:
 		return ctrl.Result{RequeueAfter: p.Slow}, nil
 	case dns.KindInvalid:
 		return ctrl.Result{RequeueAfter: p.Resync}, nil

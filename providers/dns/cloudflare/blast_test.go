@@ -30,7 +30,7 @@ func TestZoneWithoutPermissionFailsAlone(t *testing.T) {
 
 	for i := range 3 {
 		_, err := p.Create(ctx, denied, rec(fmt.Sprintf("a%d.denied.example", i)))
-		kind(t, err, dns.KindAuth)
+		kind(t, err, dns.KindForbidden)
 		if !strings.Contains(err.Error(), "no permission for this zone") {
 			t.Fatalf("message %q does not say it is this zone", err)
 		}

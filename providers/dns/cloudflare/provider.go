@@ -299,6 +299,7 @@ func (p *Provider) do(ctx context.Context, op string, shared bool, fn func(ctx c
 			// it may do. Only this call fails: other zones go on.
 			var de *dns.Error
 			errors.As(err, &de)
+			de.Kind = dns.KindForbidden
 			de.Err = fmt.Errorf("the API token is valid but has no permission for this zone or record: %w", de.Err)
 			return err
 		}
