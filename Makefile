@@ -7,7 +7,8 @@ BIN ?= $(CURDIR)/bin
 CONTROLLER_GEN_VERSION ?= v0.23.0
 CONTROLLER_GEN ?= $(BIN)/tools/controller-gen-$(CONTROLLER_GEN_VERSION)
 GO_TEST_FLAGS ?= -count=1
-# Integration tests start several kube-apiservers; give them room on 2 cores.
+# Integration tests start several kube-apiservers; give them room on 2 cores
+# (envtest's own start timeout, 20s, is too short when seven start at once).
 GO_TEST_TIMEOUT ?= 20m
 
 ##@ General
@@ -74,6 +75,7 @@ test-bins: ## Build etcd and kube-apiserver from source into bin/ (reused when p
 .PHONY: test
 test: test-bins ## Unit and integration tests (real kube-apiservers via envtest).
 	export KUBEBUILDER_ASSETS="$${KUBEBUILDER_ASSETS:-$$(hack/test-bins.sh etcd kube-apiserver)}"; \
+	export KUBEBUILDER_CONTROLPLANE_START_TIMEOUT="$${KUBEBUILDER_CONTROLPLANE_START_TIMEOUT:-2m}"; \
 	go test $(GO_TEST_FLAGS) -timeout $(GO_TEST_TIMEOUT) ./...
 
 $(CONTROLLER_GEN):
