@@ -178,6 +178,13 @@ func New(hubCfg *rest.Config, cfg config.Config, opts Options) (mcmanager.Manage
 		leaderElect = false
 	}
 
+	// Sharded replicas label every series with their name, so their metrics
+	// can be told apart and summed; one active replica keeps them as they are.
+	metricsOpts := metricsserver.Options{BindAddress: cfg.MetricsAddr}
+	if cfg.Sharding.Enabled {
+		metricsOpts.FilterProvider = metrics.ReplicaFilter(crmetrics.Registry, replica)
+	}
+
 	provider := kubeconfig.New(kubeconfig.Options{
 		Namespace:     cfg.HubNamespace,
 		GroupVersion:  v1alpha1.GroupVersion.String(),
@@ -223,7 +230,7 @@ func New(hubCfg *rest.Config, cfg config.Config, opts Options) (mcmanager.Manage
 			DefaultNamespaces: map[string]cache.Config{cfg.HubNamespace: {}},
 		},
 		Controller:                    crconfig.Controller{UsePriorityQueue: &noPriorityQueue},
-		Metrics:                       metricsserver.Options{BindAddress: cfg.MetricsAddr, FilterProvider: metrics.ReplicaFilter(crmetrics.Registry, replica)},
+		Metrics:                       metricsOpts,
 		HealthProbeBindAddress:        cfg.ProbeAddr,
 		PprofBindAddress:              cfg.PprofAddr,
 		LeaderElection:                leaderElect,
