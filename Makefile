@@ -24,7 +24,7 @@ generate: $(CONTROLLER_GEN) ## Generate deepcopy code for the API types.
 manifests: $(CONTROLLER_GEN) ## Generate CRDs (deploy/crd) and RBAC (deploy/rbac hub Role, deploy/member ClusterRole) from markers.
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=deploy/crd/bases
 	$(CONTROLLER_GEN) rbac:roleName=fleethub-member paths=./pkg/controller/... paths=./pkg/registration/... output:rbac:artifacts:config=deploy/member/rbac
-	$(CONTROLLER_GEN) rbac:roleName=fleethub-hub paths=./pkg/hub/... paths=./providers/... output:rbac:artifacts:config=deploy/rbac
+	$(CONTROLLER_GEN) rbac:roleName=fleethub-hub paths=./cmd/manager/app/... paths=./providers/... output:rbac:artifacts:config=deploy/rbac
 
 .PHONY: fmt
 fmt: ## Format the Go code.

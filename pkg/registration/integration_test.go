@@ -29,9 +29,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/fleethub/fleethub/api/v1alpha1"
+	"github.com/fleethub/fleethub/cmd/manager/app"
+	"github.com/fleethub/fleethub/cmd/manager/app/fleettest"
 	"github.com/fleethub/fleethub/deploy"
-	"github.com/fleethub/fleethub/pkg/fleettest"
-	"github.com/fleethub/fleethub/pkg/hub"
 	"github.com/fleethub/fleethub/pkg/membersecret"
 	"github.com/fleethub/fleethub/pkg/registration"
 )
@@ -587,7 +587,7 @@ func saClient(t *testing.T, kc []byte) client.Client {
 }
 
 func testScheme() *runtime.Scheme {
-	s := hub.Scheme()
+	s := app.Scheme()
 	if err := apiextensionsv1.AddToScheme(s); err != nil {
 		panic(err)
 	}

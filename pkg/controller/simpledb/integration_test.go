@@ -28,9 +28,9 @@ import (
 	mcreconcile "sigs.k8s.io/multicluster-runtime/pkg/reconcile"
 
 	"github.com/fleethub/fleethub/api/v1alpha1"
+	"github.com/fleethub/fleethub/cmd/manager/app"
+	"github.com/fleethub/fleethub/cmd/manager/app/fleettest"
 	"github.com/fleethub/fleethub/pkg/controller/simpledb"
-	"github.com/fleethub/fleethub/pkg/fleettest"
-	"github.com/fleethub/fleethub/pkg/hub"
 )
 
 var (
@@ -201,7 +201,7 @@ func TestChildrenCreatedInOrderWithOwnerRefs(t *testing.T) {
 	a := fleet.Members["alpha"].Client
 
 	// Record the order in which the children appear, from the apiserver's watch.
-	wc, err := client.NewWithWatch(fleet.Members["alpha"].Config, client.Options{Scheme: hub.Scheme()})
+	wc, err := client.NewWithWatch(fleet.Members["alpha"].Config, client.Options{Scheme: app.Scheme()})
 	fleettest.Must(t, err)
 	var order []string
 	var mu sync.Mutex

@@ -1,4 +1,4 @@
-package hub
+package app
 
 import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
