@@ -9,6 +9,7 @@ import (
 	"github.com/fleethub/fleethub/pkg/config"
 	"github.com/fleethub/fleethub/pkg/controller/domainmanager"
 	"github.com/fleethub/fleethub/pkg/dns"
+	"github.com/fleethub/fleethub/pkg/memberleft"
 	"github.com/fleethub/fleethub/providers/dns/cloudflare"
 	"github.com/fleethub/fleethub/providers/dns/inmemory"
 )
@@ -43,7 +44,7 @@ func NewDNSProvider(cfg config.Config) dns.Provider {
 }
 
 // setupDomainManager wires the DomainManager controller and its provider.
-func setupDomainManager(mgr mcmanager.Manager, cfg config.Config, ctrlOpts controller.TypedOptions[mcreconcile.Request], engage mcbuilder.EngageOptions) error {
+func setupDomainManager(mgr mcmanager.Manager, cfg config.Config, ctrlOpts controller.TypedOptions[mcreconcile.Request], engage mcbuilder.EngageOptions, left *memberleft.Hooks) error {
 	d := cfg.DNS.WithDefaults()
 	return (&domainmanager.Reconciler{
 		Provider:               NewDNSProvider(cfg),
@@ -55,5 +56,6 @@ func setupDomainManager(mgr mcmanager.Manager, cfg config.Config, ctrlOpts contr
 		ClaimGracePeriod:       d.ClaimGracePeriod,
 		ResyncInterval:         cfg.ResyncInterval,
 		RateLimitBackoff:       d.RateLimitBackoff,
+		MemberLeft:             left,
 	}).SetupWithManager(mgr, ctrlOpts, engage)
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/fleethub/fleethub/pkg/crds"
 	"github.com/fleethub/fleethub/pkg/fairqueue"
 	"github.com/fleethub/fleethub/pkg/membercache"
+	"github.com/fleethub/fleethub/pkg/memberleft"
 	"github.com/fleethub/fleethub/pkg/metrics"
 	"github.com/fleethub/fleethub/providers/kubeconfig"
 )
@@ -129,12 +130,16 @@ func New(hubCfg *rest.Config, cfg config.Config, opts Options) (mcmanager.Manage
 	// every rollout and leader handover — for the whole grace period.
 	noPriorityQueue := false
 	ctrlOpts := controllerOptions(cfg, &opts.SkipControllerNameValidation)
+	// The one "member left" signal: the provider reports a removed member,
+	// and every per-member structure drops its state from this hook.
+	left := &memberleft.Hooks{}
+	left.Add(metrics.ForgetCluster)
 	kinds := []kind{
 		{resource: "webapps", kind: "WebApp", informers: []client.Object{&v1alpha1.WebApp{}, &appsv1.Deployment{}, &corev1.Service{}, &corev1.PersistentVolumeClaim{}}, setup: func(engage mcbuilder.EngageOptions) error {
 			return (&webapp.Reconciler{Manager: mgr, ResyncInterval: cfg.ResyncInterval}).SetupWithManager(mgr, ctrlOpts, engage)
 		}},
 		{resource: "domainmanagers", kind: "DomainManager", informers: []client.Object{&v1alpha1.DomainManager{}}, setup: func(engage mcbuilder.EngageOptions) error {
-			return setupDomainManager(mgr, cfg, ctrlOpts, engage)
+			return setupDomainManager(mgr, cfg, ctrlOpts, engage, left)
 		}},
 		{resource: "simpledbs", kind: "SimpleDB", informers: []client.Object{&v1alpha1.SimpleDB{}, &corev1.Secret{}, &corev1.PersistentVolumeClaim{}, &appsv1.Deployment{}, &corev1.Service{}}, setup: func(engage mcbuilder.EngageOptions) error {
 			return (&simpledb.Reconciler{Manager: mgr, ResyncInterval: cfg.ResyncInterval, ImageRepository: cfg.PostgresImageRepository}).SetupWithManager(mgr, ctrlOpts, engage)
@@ -173,7 +178,7 @@ func New(hubCfg *rest.Config, cfg config.Config, opts Options) (mcmanager.Manage
 		}},
 		RESTConfig:         opts.MemberRESTConfig,
 		SkipNameValidation: opts.SkipControllerNameValidation,
-		OnRemove:           metrics.ForgetCluster,
+		OnRemove:           left.Left,
 	})
 	if cfg.InstallCRDs {
 		provider.InstallCRDs(installCRDs)
