@@ -8,6 +8,7 @@ package fleethub_test
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"os/exec"
 	"strings"
 	"testing"
@@ -59,7 +60,7 @@ func goListDeps(t *testing.T, patterns ...string) map[string][]string {
 	out, err := exec.Command("go", args...).Output()
 	if err != nil {
 		var stderr []byte
-		if ee, ok := err.(*exec.ExitError); ok {
+		if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 			stderr = ee.Stderr
 		}
 		t.Fatalf("go list: %v\n%s", err, stderr)

@@ -188,5 +188,5 @@ type DomainManagerList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&DomainManager{}, &DomainManagerList{})
+	register(&DomainManager{}, &DomainManagerList{})
 }

@@ -3,10 +3,9 @@
 // the hub the binary ships). It only forwards there, for the provider's tests
 // that still import this path; new code imports the harness directly.
 //
-// Deprecated: import github.com/fleethub/fleethub/cmd/manager/app/fleettest.
-// This package is the one exception the layout test (layout_test.go) allows
-// to pkg/'s "imports nothing from cmd/ or providers/" rule; delete both once
-// nothing imports it.
+// It is the one exception the layout test (layout_test.go) allows to pkg/'s
+// "imports nothing from cmd/ or providers/" rule; delete both once nothing
+// imports this path.
 package fleettest
 
 import "github.com/fleethub/fleethub/cmd/manager/app/fleettest"

@@ -472,7 +472,7 @@ func TestRegisterLifecycle(t *testing.T) {
 		t.Logf("disengaged after %s", time.Since(start).Round(time.Millisecond))
 		fleettest.Must(t, fleettest.Eventually(ctx, 10*time.Second, func() error {
 			if err := saClient(t, reg.Kubeconfig).List(ctx, &v1alpha1.WebAppList{}); !apierrors.IsUnauthorized(err) {
-				return fmt.Errorf("old token after unregister: %v, want Unauthorized", err)
+				return fmt.Errorf("old token after unregister: %w, want Unauthorized", err)
 			}
 			return nil
 		}))

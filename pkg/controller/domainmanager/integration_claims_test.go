@@ -273,7 +273,7 @@ func TestCrashBetweenCreateAndStatusWriteThenDeletion(t *testing.T) {
 		}
 		cur.Status.FQDN = fmt.Sprint("probe-", time.Now().UnixNano())
 		if err := a.Status().Update(ctx, cur); err == nil || !strings.Contains(err.Error(), "injected status failure") {
-			return fmt.Errorf("status write not refused yet: %v", err)
+			return fmt.Errorf("status write not refused yet: %w", err)
 		}
 		return nil
 	})

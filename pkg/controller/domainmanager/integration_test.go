@@ -176,7 +176,7 @@ func waitGone(t *testing.T, member string, dm *v1alpha1.DomainManager) {
 	eventually(t, func() error {
 		err := fleet.Members[member].Client.Get(context.Background(), client.ObjectKeyFromObject(dm), &v1alpha1.DomainManager{})
 		if !apierrors.IsNotFound(err) {
-			return fmt.Errorf("%s/%s still there: %v", member, dm.Name, err)
+			return fmt.Errorf("%s/%s still there: %w", member, dm.Name, err)
 		}
 		return nil
 	})

@@ -309,7 +309,7 @@ func TestChildrenCreatedInOrderWithOwnerRefs(t *testing.T) {
 	// Status: names filled in, not ready while the claim is pending (the
 	// likely cause of a pod that does not start) nor until the Deployment is
 	// available.
-	db = waitCondition(t, "alpha", ns, "orders", v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonClaimPending)
+	waitCondition(t, "alpha", ns, "orders", v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonClaimPending)
 	bind(t, "alpha", ns, "orders-data")
 	setAvailable(t, "alpha", ns, "orders", 0)
 	db = waitCondition(t, "alpha", ns, "orders", v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonReplicasUnavailable)

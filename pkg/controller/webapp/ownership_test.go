@@ -116,7 +116,7 @@ func TestForeignObjectsAreNeverTaken(t *testing.T) {
 	eventually(t, func() error {
 		for name := range foreign {
 			if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &v1alpha1.WebApp{}); !apierrors.IsNotFound(err) {
-				return fmt.Errorf("WebApp %s still there: %v", name, err)
+				return fmt.Errorf("WebApp %s still there: %w", name, err)
 			}
 		}
 		return nil
