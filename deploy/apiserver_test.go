@@ -40,9 +40,9 @@ import (
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/fleethub/fleethub/api/v1alpha1"
+	hubapp "github.com/fleethub/fleethub/cmd/manager/app"
+	"github.com/fleethub/fleethub/cmd/manager/app/fleettest"
 	"github.com/fleethub/fleethub/pkg/config"
-	"github.com/fleethub/fleethub/pkg/fleettest"
-	"github.com/fleethub/fleethub/pkg/hub"
 	"github.com/fleethub/fleethub/pkg/membersecret"
 )
 
@@ -257,7 +257,7 @@ func TestHubRunsWithTheShippedRBAC(t *testing.T) {
 	refused := &refusals{}
 	managerCfg := rest.CopyConfig(hubCfg)
 	managerCfg.Wrap(refused.wrap("hub"))
-	mgr, prov, err := hub.New(managerCfg, cfg, hub.Options{
+	mgr, prov, err := hubapp.New(managerCfg, cfg, hubapp.Options{
 		SkipControllerNameValidation: true,
 		MemberRESTConfig:             func(name string, rc *rest.Config) { rc.Wrap(refused.wrap(name)) },
 	})
@@ -381,7 +381,7 @@ func TestHubRunsWithTheShippedRBAC(t *testing.T) {
 	}
 	prodCfg.MetricsAddr, prodCfg.ProbeAddr, prodCfg.PprofAddr = "0", "0", "0"
 	prodCfg.MemberProbeInterval = time.Second
-	sharded, sprov, err := hub.New(managerCfg, prodCfg, hub.Options{
+	sharded, sprov, err := hubapp.New(managerCfg, prodCfg, hubapp.Options{
 		SkipControllerNameValidation: true,
 		MemberRESTConfig:             func(name string, rc *rest.Config) { rc.Wrap(refused.wrap(name)) },
 	})
@@ -418,7 +418,7 @@ func TestHubRunsWithTheShippedRBAC(t *testing.T) {
 
 	// The hub identity is refused everything outside its namespace, and
 	// inside it anything but what the Role grants.
-	hc, err := client.New(hubCfg, client.Options{Scheme: hub.Scheme()})
+	hc, err := client.New(hubCfg, client.Options{Scheme: hubapp.Scheme()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -452,7 +452,7 @@ func TestHubRunsWithTheShippedRBAC(t *testing.T) {
 	// The hub's member identity cannot escalate or wander in the member.
 	mcfg := rest.AnonymousClientConfig(member.Config)
 	mcfg.BearerToken = tr.Status.Token
-	mc, err := client.New(mcfg, client.Options{Scheme: hub.Scheme()})
+	mc, err := client.New(mcfg, client.Options{Scheme: hubapp.Scheme()})
 	if err != nil {
 		t.Fatal(err)
 	}

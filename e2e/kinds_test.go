@@ -26,7 +26,7 @@ var kinds = map[string][2]string{
 // kindStatus says whether the fleet runs a kind, and if not, why. A kind
 // runs when its CRD is in deploy/crd/bases and the hub reports it engaged in
 // the members. broken is true when the tree wires the kind's controller into
-// the hub (pkg/hub) and the hub built from it does not engage the kind: a
+// the hub (cmd/manager/app) and the hub built from it does not engage the kind: a
 // failure, not a reason to skip.
 func kindStatus(kind string) (runs bool, why string, broken bool) {
 	k := kinds[kind]
@@ -39,11 +39,11 @@ func kindStatus(kind string) (runs bool, why string, broken bool) {
 			wired := hubWires(k[1])
 			switch {
 			case !wired:
-				return false, "the hub manager (pkg/hub) does not run the " + k[1] + " controller yet", false
+				return false, "the hub manager (cmd/manager/app) does not run the " + k[1] + " controller yet", false
 			case os.Getenv(framework.ManagerBinaryEnv) != "":
 				return false, "the prebuilt hub manager (" + framework.ManagerBinaryEnv + ") does not run " + kind, false
 			default:
-				return false, "pkg/hub wires " + k[1] + " but the hub does not engage " + kind + " in member " + m +
+				return false, "cmd/manager/app wires " + k[1] + " but the hub does not engage " + kind + " in member " + m +
 					" (hub reports kinds " + strings.Join(keys(engaged[m]), ",") + ")", true
 			}
 		}
@@ -84,8 +84,16 @@ func engagedKinds() map[string]map[string]bool {
 }
 
 func hubWires(controllerPkg string) bool {
-	src, err := os.ReadFile(filepath.Join(framework.ModuleRoot(), "pkg", "hub", "hub.go"))
-	return err == nil && strings.Contains(string(src), "pkg/controller/"+controllerPkg+"\"")
+	files, _ := filepath.Glob(filepath.Join(framework.ModuleRoot(), "cmd", "manager", "app", "*.go"))
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		if src, err := os.ReadFile(f); err == nil && strings.Contains(string(src), "pkg/controller/"+controllerPkg+"\"") {
+			return true
+		}
+	}
+	return false
 }
 
 func keys(m map[string]bool) []string {

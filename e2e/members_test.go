@@ -63,7 +63,7 @@ func TestUnregisteredMemberIsNotReconciled(t *testing.T) {
 			return fmt.Errorf("WebApp after was reconciled: finalizers %v, conditions %v", after.Finalizers, after.Status.Conditions)
 		}
 		if err := b.Get(ctx, client.ObjectKey{Namespace: ns, Name: "after"}, &appsv1.Deployment{}); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("WebApp after got a Deployment (err %v)", err)
+			return fmt.Errorf("WebApp after got a Deployment (err %w)", err)
 		}
 		dep := &appsv1.Deployment{}
 		if err := b.Get(ctx, client.ObjectKey{Namespace: ns, Name: "before"}, dep); err != nil {

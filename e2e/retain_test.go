@@ -133,7 +133,7 @@ func TestRetainSurvivesEveryPropagationPolicy(t *testing.T) {
 		if apierrors.IsNotFound(err) {
 			return nil
 		}
-		return fmt.Errorf("scratch-credentials still there: %v", err)
+		return fmt.Errorf("scratch-credentials still there: %w", err)
 	})
 
 	// Hub stopped during the deletions, for longer than the collector needs.
@@ -154,7 +154,7 @@ func TestRetainSurvivesEveryPropagationPolicy(t *testing.T) {
 	eventually(t, time.Minute, "the garbage collector acted", func(ctx context.Context) error {
 		err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "down-fg"}, &appsv1.Deployment{})
 		if !apierrors.IsNotFound(err) {
-			return fmt.Errorf("down-fg's Deployment not yet collected: %v", err)
+			return fmt.Errorf("down-fg's Deployment not yet collected: %w", err)
 		}
 		d := &appsv1.Deployment{}
 		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "down-or"}, d); err != nil {

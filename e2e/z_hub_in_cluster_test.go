@@ -107,7 +107,7 @@ func handBack(t *testing.T, deployed []*unstructured.Unstructured) {
 	err := backend.Poll(ctx, 2*time.Minute, time.Second, func() error {
 		pods, err := fleet.Kubectl(ctx, framework.HubName, "get", "pods", "-n", framework.HubNamespace, "-o", "name")
 		if err != nil || strings.Contains(pods, "fleethub-manager") {
-			return fmt.Errorf("in-cluster manager pods still there: %s %v", pods, err)
+			return fmt.Errorf("in-cluster manager pods still there: %s %w", pods, err)
 		}
 		return nil
 	})

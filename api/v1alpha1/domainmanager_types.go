@@ -191,5 +191,5 @@ type DomainManagerList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&DomainManager{}, &DomainManagerList{})
+	register(&DomainManager{}, &DomainManagerList{})
 }

@@ -22,7 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/fleethub/fleethub/api/v1alpha1"
-	"github.com/fleethub/fleethub/pkg/fleettest"
+	"github.com/fleethub/fleethub/cmd/manager/app/fleettest"
 )
 
 // column is one column of a Table as kubectl sees it; priority 1 columns

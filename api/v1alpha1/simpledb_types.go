@@ -190,5 +190,5 @@ type SimpleDBList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&SimpleDB{}, &SimpleDBList{})
+	register(&SimpleDB{}, &SimpleDBList{})
 }

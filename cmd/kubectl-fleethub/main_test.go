@@ -15,7 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	"github.com/fleethub/fleethub/pkg/fleettest"
+	"github.com/fleethub/fleethub/cmd/manager/app/fleettest"
 	"github.com/fleethub/fleethub/pkg/registration"
 )
 

@@ -79,7 +79,7 @@ func Poll(ctx context.Context, timeout, interval time.Duration, check func() err
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%w (last: %v)", ctx.Err(), err)
+			return fmt.Errorf("%w (last: %w)", ctx.Err(), err)
 		case <-time.After(interval):
 		}
 	}

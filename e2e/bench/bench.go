@@ -1,5 +1,5 @@
 // Package bench measures fleethub at scale on one machine: the real hub
-// manager (pkg/hub, exactly what cmd/manager builds) runs in this process
+// manager (cmd/manager/app, exactly what cmd/manager builds) runs in this process
 // against member clusters that are real control planes with simulated nodes
 // (the kwok e2e backend), so Deployments become available the way they do on
 // a real cluster. It reports convergence time, the requests and CPU a steady

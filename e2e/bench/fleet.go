@@ -30,12 +30,12 @@ import (
 	mcmanager "sigs.k8s.io/multicluster-runtime/pkg/manager"
 	"sigs.k8s.io/yaml"
 
+	"github.com/fleethub/fleethub/cmd/manager/app"
+	"github.com/fleethub/fleethub/cmd/manager/app/fleettest"
 	"github.com/fleethub/fleethub/e2e/backend"
 	"github.com/fleethub/fleethub/e2e/backend/kwok"
 	"github.com/fleethub/fleethub/e2e/framework"
 	"github.com/fleethub/fleethub/pkg/config"
-	"github.com/fleethub/fleethub/pkg/fleettest"
-	"github.com/fleethub/fleethub/pkg/hub"
 	"github.com/fleethub/fleethub/providers/dns/cloudflare/cloudflaretest"
 	"github.com/fleethub/fleethub/providers/kubeconfig"
 )
@@ -247,7 +247,7 @@ func fastClient(cfg *rest.Config) (client.Client, error) {
 	c := rest.CopyConfig(cfg)
 	c.QPS, c.Burst = 5000, 10000
 	c.UserAgent = "fleethub-bench"
-	return client.New(c, client.Options{Scheme: hub.Scheme()})
+	return client.New(c, client.Options{Scheme: app.Scheme()})
 }
 
 // versions reports each distinct Kubernetes version of the fleet's apiservers
@@ -321,7 +321,7 @@ func (f *fleet) managerConfig() (config.Config, error) {
 	return config.Parse(args, func(string) string { return "" }, io.Discard)
 }
 
-// startHub runs the real hub manager (pkg/hub, as cmd/manager builds it) in
+// startHub runs the real hub manager (cmd/manager/app, as cmd/manager builds it) in
 // this process, counting every request it sends to a member.
 func (f *fleet) startHub() error {
 	cfg, err := f.managerConfig()
@@ -332,7 +332,7 @@ func (f *fleet) startHub() error {
 	hubCfg := rest.CopyConfig(f.fw.Hub.Config)
 	hubCfg.QPS, hubCfg.Burst = 0, 0 // client-go defaults, as cmd/manager has
 	hubCfg.UserAgent = "fleethub-manager"
-	mgr, prov, err := hub.New(hubCfg, cfg, hub.Options{
+	mgr, prov, err := app.New(hubCfg, cfg, app.Options{
 		MemberRESTConfig: func(name string, rc *rest.Config) {
 			rc.Wrap(func(rt http.RoundTripper) http.RoundTripper { return f.requests.Wrap(name, rt) })
 		},

@@ -139,7 +139,7 @@ func TestStartManagerRetriesTakenPort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Stop()
+	defer func() { _ = p.Stop() }()
 	if !p.Running() {
 		t.Fatal("the manager is not running after a successful start")
 	}

@@ -505,9 +505,9 @@ func TestErrorKinds(t *testing.T) {
 
 func TestObserveCall(t *testing.T) {
 	ctx := WithCluster(context.Background(), "test-cluster-x")
-	ObserveCall(ctx, OpCreateRecord, false, nil)
-	ObserveCall(ctx, OpCreateRecord, false, errors.New("boom"))
-	ObserveCall(ctx, OpListRecords, true, nil)
+	CountAPICall(ctx, OpCreateRecord, false, nil)
+	CountAPICall(ctx, OpCreateRecord, false, errors.New("boom"))
+	CountAPICall(ctx, OpListRecords, true, nil)
 	if v := testutil.ToFloat64(APICalls.WithLabelValues(OpCreateRecord, "success", "test-cluster-x")); v != 1 {
 		t.Errorf("success count %v", v)
 	}

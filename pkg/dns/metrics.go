@@ -36,9 +36,9 @@ func init() {
 	metrics.Registry.MustRegister(APICalls, RateLimited)
 }
 
-// ObserveCall counts one API call; cluster comes from ctx (see WithCluster)
+// CountAPICall counts one API call; cluster comes from ctx (see WithCluster)
 // unless shared is true.
-func ObserveCall(ctx context.Context, op string, shared bool, err error) {
+func CountAPICall(ctx context.Context, op string, shared bool, err error) {
 	status := "success"
 	if err != nil {
 		status = "failure"

@@ -3,6 +3,12 @@
 //
 // Controller-runtime already counts reconciles per controller; these add the
 // member cluster, so one failing member stands out in a fleet of hundreds.
+//
+// The object gauges come from one inventory: reconciles record each object
+// and whether it is ready (RecordObject, ForgetObject), a member's entries go
+// when it leaves the fleet (ForgetCluster, wired to the member-left hook), and
+// the gauges are counted from the inventory at scrape time, so they are exact
+// and there is no series to forget to reset.
 package metrics
 
 import (
@@ -19,14 +25,6 @@ const (
 )
 
 var (
-	managed = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "fleethub_managed_objects",
-		Help: "fleethub objects (WebApp, SimpleDB, DomainManager) the hub manages, by member cluster and kind.",
-	}, []string{"cluster", "kind"})
-	ready = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "fleethub_ready_objects",
-		Help: "fleethub objects whose Ready condition is True, by member cluster and kind.",
-	}, []string{"cluster", "kind"})
 	reconciles = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "fleethub_reconcile_total",
 		Help: "Reconciles by member cluster, kind and result (success, error).",
@@ -36,27 +34,72 @@ var (
 		Help:    "Reconcile latency by member cluster and kind.",
 		Buckets: []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
 	}, []string{"cluster", "kind"})
+
+	managedDesc = prometheus.NewDesc("fleethub_managed_objects",
+		"fleethub objects (WebApp, SimpleDB, DomainManager) the hub manages, by member cluster and kind.", []string{"cluster", "kind"}, nil)
+	readyDesc = prometheus.NewDesc("fleethub_ready_objects",
+		"fleethub objects whose Ready condition is True, by member cluster and kind.", []string{"cluster", "kind"}, nil)
+	// The SimpleDB counts again under the names the SimpleDB dashboards and
+	// alerts (deploy/monitoring) were written against.
+	simpleDBManagedDesc = prometheus.NewDesc("simpledb_managed_instances",
+		"SimpleDBs fleethub manages, per member cluster.", []string{"cluster"}, nil)
+	simpleDBReadyDesc = prometheus.NewDesc("simpledb_ready_instances",
+		"SimpleDBs whose Ready condition is True, per member cluster.", []string{"cluster"}, nil)
 )
 
+// simpleDBKind is the kind whose counts are also exported under the simpledb_* names.
+const simpleDBKind = "SimpleDB"
+
+// objects is the process's inventory; every manager in the process (tests
+// run several) records into it.
+var objects = newInventory()
+
 func init() {
-	crmetrics.Registry.MustRegister(managed, ready, reconciles, duration)
+	crmetrics.Registry.MustRegister(reconciles, duration, objects)
 }
 
-// objects remembers, per cluster and kind, which objects exist and which are
-// ready, so the gauges are exact counts rather than drifting increments.
-var objects = struct {
-	sync.Mutex
-	m map[string]map[string]map[string]bool // cluster → kind → namespace/name → ready
-}{m: map[string]map[string]map[string]bool{}}
+// RecordObject records that an object exists and whether it is ready.
+func RecordObject(cluster, kind, key string, isReady bool) {
+	objects.record(cluster, kind, key, isReady)
+}
 
-// Observe records that an object exists and whether it is ready.
-func Observe(cluster, kind, key string, isReady bool) {
-	objects.Lock()
-	defer objects.Unlock()
-	byKind := objects.m[cluster]
+// ForgetObject records that an object is gone. Its kind's series stay, at
+// the new count.
+func ForgetObject(cluster, kind, key string) { objects.forget(cluster, kind, key) }
+
+// ForgetCluster drops every series of a member that left the fleet.
+func ForgetCluster(cluster string) {
+	objects.forgetCluster(cluster)
+	labels := prometheus.Labels{"cluster": cluster}
+	reconciles.DeletePartialMatch(labels)
+	duration.DeletePartialMatch(labels)
+}
+
+// RecordReconcile counts one reconcile and its latency.
+func RecordReconcile(cluster, kind, result string, seconds float64) {
+	reconciles.WithLabelValues(cluster, kind, result).Inc()
+	duration.WithLabelValues(cluster, kind).Observe(seconds)
+}
+
+// inventory remembers, per cluster and kind, which objects exist and which
+// are ready. A kind's series appear with its first recorded object, so a
+// member without a kind's CRD reports nothing for it.
+type inventory struct {
+	mu sync.Mutex
+	m  map[string]map[string]map[string]bool // cluster → kind → namespace/name → ready
+}
+
+func newInventory() *inventory {
+	return &inventory{m: map[string]map[string]map[string]bool{}}
+}
+
+func (inv *inventory) record(cluster, kind, key string, isReady bool) {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	byKind := inv.m[cluster]
 	if byKind == nil {
 		byKind = map[string]map[string]bool{}
-		objects.m[cluster] = byKind
+		inv.m[cluster] = byKind
 	}
 	keys := byKind[kind]
 	if keys == nil {
@@ -64,46 +107,47 @@ func Observe(cluster, kind, key string, isReady bool) {
 		byKind[kind] = keys
 	}
 	keys[key] = isReady
-	publish(cluster, kind, keys)
 }
 
-// Forget records that an object is gone.
-func Forget(cluster, kind, key string) {
-	objects.Lock()
-	defer objects.Unlock()
-	keys := objects.m[cluster][kind]
-	if keys == nil {
-		return
-	}
-	delete(keys, key)
-	publish(cluster, kind, keys)
+func (inv *inventory) forget(cluster, kind, key string) {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	delete(inv.m[cluster][kind], key)
 }
 
-// ForgetCluster drops every series of a member that left the fleet.
-func ForgetCluster(cluster string) {
-	objects.Lock()
-	defer objects.Unlock()
-	delete(objects.m, cluster)
-	labels := prometheus.Labels{"cluster": cluster}
-	managed.DeletePartialMatch(labels)
-	ready.DeletePartialMatch(labels)
-	reconciles.DeletePartialMatch(labels)
-	duration.DeletePartialMatch(labels)
+func (inv *inventory) forgetCluster(cluster string) {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	delete(inv.m, cluster)
 }
 
-// ObserveReconcile counts one reconcile and its latency.
-func ObserveReconcile(cluster, kind, result string, seconds float64) {
-	reconciles.WithLabelValues(cluster, kind, result).Inc()
-	duration.WithLabelValues(cluster, kind).Observe(seconds)
+// Describe implements prometheus.Collector.
+func (inv *inventory) Describe(ch chan<- *prometheus.Desc) {
+	ch <- managedDesc
+	ch <- readyDesc
+	ch <- simpleDBManagedDesc
+	ch <- simpleDBReadyDesc
 }
 
-func publish(cluster, kind string, keys map[string]bool) {
-	n := 0
-	for _, r := range keys {
-		if r {
-			n++
+// Collect implements prometheus.Collector: each count is computed once and
+// exported under every name it has.
+func (inv *inventory) Collect(ch chan<- prometheus.Metric) {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	for cluster, byKind := range inv.m {
+		for kind, keys := range byKind {
+			managed, ready := float64(len(keys)), 0.0
+			for _, r := range keys {
+				if r {
+					ready++
+				}
+			}
+			ch <- prometheus.MustNewConstMetric(managedDesc, prometheus.GaugeValue, managed, cluster, kind)
+			ch <- prometheus.MustNewConstMetric(readyDesc, prometheus.GaugeValue, ready, cluster, kind)
+			if kind == simpleDBKind {
+				ch <- prometheus.MustNewConstMetric(simpleDBManagedDesc, prometheus.GaugeValue, managed, cluster)
+				ch <- prometheus.MustNewConstMetric(simpleDBReadyDesc, prometheus.GaugeValue, ready, cluster)
+			}
 		}
 	}
-	managed.WithLabelValues(cluster, kind).Set(float64(len(keys)))
-	ready.WithLabelValues(cluster, kind).Set(float64(n))
 }

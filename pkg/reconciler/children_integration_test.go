@@ -12,9 +12,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/fleethub/fleethub/cmd/manager/app"
+	"github.com/fleethub/fleethub/cmd/manager/app/fleettest"
 	"github.com/fleethub/fleethub/pkg/apply"
-	"github.com/fleethub/fleethub/pkg/fleettest"
-	"github.com/fleethub/fleethub/pkg/hub"
 	"github.com/fleethub/fleethub/pkg/reconciler"
 )
 
@@ -32,7 +32,7 @@ func startAPIServer(t *testing.T) client.Client {
 	cfg, err := env.Start()
 	fleettest.Must(t, err)
 	t.Cleanup(func() { _ = env.Stop() })
-	c, err := client.New(cfg, client.Options{Scheme: hub.Scheme()})
+	c, err := client.New(cfg, client.Options{Scheme: app.Scheme()})
 	fleettest.Must(t, err)
 	return c
 }

@@ -14,6 +14,8 @@
 //     ConflictError and stays untouched. One deletion helper (DeleteChild)
 //     with a UID precondition that skips children already terminating;
 //   - errors: what retrying cannot fix is a reconcile.TerminalError (Terminal).
+//   - instrumentation: one span and one set of per-cluster reconcile metrics
+//     per reconcile (Instrument).
 //
 // The package is named reconciler so it never shadows controller-runtime's
 // reconcile package, which callers use next to it.

@@ -80,7 +80,7 @@ func TestTerminal(t *testing.T) {
 	if IsTerminal(errors.New("x")) || Terminal(nil) != nil {
 		t.Error("plain errors and nil must not be terminal")
 	}
-	if Terminal(err) != err {
+	if Terminal(err) != err { //nolint:errorlint // identity: Terminal returns the terminal error itself
 		t.Error("Terminal must not wrap twice")
 	}
 }

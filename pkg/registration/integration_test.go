@@ -29,9 +29,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/fleethub/fleethub/api/v1alpha1"
+	"github.com/fleethub/fleethub/cmd/manager/app"
+	"github.com/fleethub/fleethub/cmd/manager/app/fleettest"
 	"github.com/fleethub/fleethub/deploy"
-	"github.com/fleethub/fleethub/pkg/fleettest"
-	"github.com/fleethub/fleethub/pkg/hub"
 	"github.com/fleethub/fleethub/pkg/membersecret"
 	"github.com/fleethub/fleethub/pkg/registration"
 )
@@ -472,7 +472,7 @@ func TestRegisterLifecycle(t *testing.T) {
 		t.Logf("disengaged after %s", time.Since(start).Round(time.Millisecond))
 		fleettest.Must(t, fleettest.Eventually(ctx, 10*time.Second, func() error {
 			if err := saClient(t, reg.Kubeconfig).List(ctx, &v1alpha1.WebAppList{}); !apierrors.IsUnauthorized(err) {
-				return fmt.Errorf("old token after unregister: %v, want Unauthorized", err)
+				return fmt.Errorf("old token after unregister: %w, want Unauthorized", err)
 			}
 			return nil
 		}))
@@ -587,7 +587,7 @@ func saClient(t *testing.T, kc []byte) client.Client {
 }
 
 func testScheme() *runtime.Scheme {
-	s := hub.Scheme()
+	s := app.Scheme()
 	if err := apiextensionsv1.AddToScheme(s); err != nil {
 		panic(err)
 	}

@@ -2,6 +2,7 @@ package registration
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -12,12 +13,10 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
-	"k8s.io/apimachinery/pkg/util/wait"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	rbacv1ac "k8s.io/client-go/applyconfigurations/rbac/v1"
 	"k8s.io/client-go/rest"
@@ -27,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/fleethub/fleethub/deploy"
+	"github.com/fleethub/fleethub/pkg/crds"
 	"github.com/fleethub/fleethub/pkg/membersecret"
 )
 
@@ -215,7 +215,7 @@ func Register(ctx context.Context, o RegisterOptions) (*Registration, error) {
 	}
 
 	if o.InstallCRDs {
-		if err := installCRDs(ctx, mc, member, step); err != nil {
+		if err := installCRDs(ctx, member, step); err != nil {
 			return nil, err
 		}
 	}
@@ -381,35 +381,13 @@ func resourceVersion(ctx context.Context, c client.Client, key client.ObjectKey,
 
 // installCRDs applies fleethub's own CRDs (and nothing else) and waits until
 // the member serves them.
-func installCRDs(ctx context.Context, c client.Client, member target, step func(what, result string)) error {
-	crds, err := deploy.CRDObjects()
-	if err != nil {
-		return fmt.Errorf("embedded CRDs: %w", err)
+func installCRDs(ctx context.Context, member target, step func(what, result string)) error {
+	err := crds.Install(ctx, member.cfg, crds.Options{FieldManager: FieldManager, EstablishTimeout: establishTimeout, Report: step})
+	var se *crds.StepError
+	if errors.As(err, &se) {
+		return explain(member, se.Doing, se.Err)
 	}
-	for _, u := range crds {
-		what := "customresourcedefinition/" + u.GetName()
-		res, err := applyObject(ctx, c, &apiextensionsv1.CustomResourceDefinition{ObjectMeta: metav1.ObjectMeta{Name: u.GetName()}}, client.ApplyConfigurationFromUnstructured(u.DeepCopy()))
-		if err != nil {
-			return explain(member, "applying "+what, err)
-		}
-		err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, establishTimeout, true, func(ctx context.Context) (bool, error) {
-			crd := &apiextensionsv1.CustomResourceDefinition{}
-			if err := c.Get(ctx, client.ObjectKey{Name: u.GetName()}, crd); err != nil {
-				return false, err
-			}
-			for _, cond := range crd.Status.Conditions {
-				if cond.Type == apiextensionsv1.Established && cond.Status == apiextensionsv1.ConditionTrue {
-					return true, nil
-				}
-			}
-			return false, nil
-		})
-		if err != nil {
-			return explain(member, "waiting for "+what+" to be established", err)
-		}
-		step(what, res+", established")
-	}
-	return nil
+	return err
 }
 
 // hubCluster is the cluster entry of the hub's kubeconfig: the member's

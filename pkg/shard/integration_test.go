@@ -20,9 +20,9 @@ import (
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/fleethub/fleethub/api/v1alpha1"
+	"github.com/fleethub/fleethub/cmd/manager/app"
+	"github.com/fleethub/fleethub/cmd/manager/app/fleettest"
 	"github.com/fleethub/fleethub/pkg/config"
-	"github.com/fleethub/fleethub/pkg/fleettest"
-	"github.com/fleethub/fleethub/pkg/hub"
 	"github.com/fleethub/fleethub/pkg/membersecret"
 	"github.com/fleethub/fleethub/pkg/shard"
 	"github.com/fleethub/fleethub/providers/dns/cloudflare/cloudflaretest"
@@ -82,7 +82,7 @@ type replica struct {
 func startReplica(t *testing.T, fleet *fleettest.Fleet, cfg config.Config, id string, log *writeLog) *replica {
 	t.Helper()
 	cfg.Sharding.ReplicaID = id
-	mgr, prov, err := hub.New(fleet.Hub.Config, cfg, hub.Options{
+	mgr, prov, err := app.New(fleet.Hub.Config, cfg, app.Options{
 		MemberRESTConfig: func(name string, rc *rest.Config) {
 			rc.Wrap(func(rt http.RoundTripper) http.RoundTripper {
 				return loggingTransport{log: log, replica: id, member: name, next: rt}

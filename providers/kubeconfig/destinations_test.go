@@ -14,8 +14,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/fleethub/fleethub/cmd/manager/app/fleettest"
 	"github.com/fleethub/fleethub/deploy"
-	"github.com/fleethub/fleethub/pkg/fleettest"
 	"github.com/fleethub/fleethub/pkg/membersecret"
 	"github.com/fleethub/fleethub/providers/kubeconfig"
 )

@@ -12,7 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/fleethub/fleethub/pkg/fleettest"
+	"github.com/fleethub/fleethub/cmd/manager/app/fleettest"
 	"github.com/fleethub/fleethub/pkg/membersecret"
 )
 

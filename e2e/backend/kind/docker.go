@@ -25,7 +25,7 @@ func CheckDocker(ctx context.Context) error {
 	defer cancel()
 	out, err := exec.CommandContext(ctx, path, "version", "--format", "{{.Server.Version}}").CombinedOutput()
 	if err != nil || strings.TrimSpace(string(out)) == "" {
-		return fmt.Errorf("%w: %s version: the engine does not answer: %v: %s", ErrNoDocker, path, err, strings.TrimSpace(string(out)))
+		return fmt.Errorf("%w: %s version: the engine does not answer: %w: %s", ErrNoDocker, path, err, strings.TrimSpace(string(out)))
 	}
 	return nil
 }

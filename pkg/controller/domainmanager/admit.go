@@ -26,7 +26,7 @@ type admission struct {
 // the member by hub policy (suffix and wildcard; apex and underscore names
 // are decided once the zone and the base name's holder are known). It
 // writes nothing anywhere; ok is false when obs says why not.
-func (r *Reconciler) admit(ctx context.Context, cluster string, dm *v1alpha1.DomainManager, obs *observed) (admission, bool) {
+func (r *Reconciler) admit(ctx context.Context, cluster string, dm *v1alpha1.DomainManager, obs *statusInput) (admission, bool) {
 	spec := dns.Spec{Name: dm.Spec.DomainName, Type: string(dm.Spec.RecordType), Value: dm.Spec.Value, TTL: int(dm.Spec.TTL), Proxied: dm.Spec.Proxied, Zone: dm.Spec.Zone}
 	a := admission{spec: spec, fqdn: dns.NormalizeName(spec.Name)}
 	if err := dns.Validate(spec); err != nil {

@@ -13,8 +13,8 @@ import (
 
 // apply plans the provider's records against the DomainManager, persists
 // the hub claim, then writes: deletes first, then the update or create.
-func (r *Reconciler) apply(ctx context.Context, log logr.Logger, rec events.EventRecorder, dm *v1alpha1.DomainManager, a admission, zone dns.Zone, st standing, obs observed) observed {
-	fail := func(err error) observed {
+func (r *Reconciler) apply(ctx context.Context, log logr.Logger, rec events.EventRecorder, dm *v1alpha1.DomainManager, a admission, zone dns.Zone, st standing, obs statusInput) statusInput {
+	fail := func(err error) statusInput {
 		obs.Outcome, obs.Err = outcomeProviderError, err
 		return obs
 	}
@@ -124,7 +124,7 @@ func (r *Reconciler) apply(ctx context.Context, log logr.Logger, rec events.Even
 
 // deleteUnwanted deletes the records carrying our marker the plan no longer
 // wants (duplicates, a previous name or type).
-func (r *Reconciler) deleteUnwanted(ctx context.Context, log logr.Logger, rec events.EventRecorder, dm *v1alpha1.DomainManager, zone dns.Zone, plan dns.Plan, obs *observed) error {
+func (r *Reconciler) deleteUnwanted(ctx context.Context, log logr.Logger, rec events.EventRecorder, dm *v1alpha1.DomainManager, zone dns.Zone, plan dns.Plan, obs *statusInput) error {
 	for _, d := range plan.Delete {
 		obs.WroteZone = true
 		if err := r.Provider.Delete(ctx, zone, d.ID); err != nil && dns.KindOf(err) != dns.KindNotFound {

@@ -16,7 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/fleethub/fleethub/api/v1alpha1"
-	"github.com/fleethub/fleethub/pkg/fleettest"
+	"github.com/fleethub/fleethub/cmd/manager/app/fleettest"
 )
 
 const benchTotal = 1000

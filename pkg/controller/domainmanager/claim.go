@@ -31,7 +31,7 @@ func (r *Reconciler) holderOwner(h dns.Holder) dns.Owner {
 // holds its base name), the apex and underscore permissions, and the claim
 // on the name itself (first persisted wins; a live holder keeps it; it
 // passes on when the holder is gone). ok is false when obs says why not.
-func (r *Reconciler) claimPhase(ctx context.Context, rec events.EventRecorder, dm *v1alpha1.DomainManager, a admission, zone dns.Zone, obs *observed) (standing, bool) {
+func (r *Reconciler) claimPhase(ctx context.Context, rec events.EventRecorder, dm *v1alpha1.DomainManager, a admission, zone dns.Zone, obs *statusInput) (standing, bool) {
 	fail := func(err error) (standing, bool) {
 		obs.Outcome, obs.Err = outcomeProviderError, err
 		return standing{}, false
@@ -145,7 +145,7 @@ func (r *Reconciler) clashing(ctx context.Context, a admission, live bool) (*sto
 // the provider is written: it creates the claim if the name is unclaimed
 // (the apiserver's create-if-absent decides a race) and rewrites it when
 // what it records changed. ok is false when another DomainManager won.
-func (r *Reconciler) persistClaim(ctx context.Context, st *standing, a admission, want dns.Claim, obs *observed) (bool, error) {
+func (r *Reconciler) persistClaim(ctx context.Context, st *standing, a admission, want dns.Claim, obs *statusInput) (bool, error) {
 	if st.claim != nil {
 		want.Previous, want.HolderMissingSince = st.claim.Previous, time.Time{}
 		if sameStored(st.claim, want) {

@@ -35,7 +35,7 @@ func (r *Reconciler) finalize(ctx context.Context, c client.Client, rec events.E
 		err := r.cleanup(ctx, rec, cluster, dm, fqdn)
 		unlock()
 		if err != nil {
-			obs := observed{Cluster: cluster, FQDN: fqdn, KeepRecordID: true, Outcome: outcomeProviderError, Err: err, Deleting: true}
+			obs := statusInput{Cluster: cluster, FQDN: fqdn, KeepRecordID: true, Outcome: outcomeProviderError, Err: err, Deleting: true}
 			if serr := r.writeStatus(ctx, c, rec, dm, obs); serr != nil {
 				return ctrl.Result{}, errors.Join(err, serr)
 			}

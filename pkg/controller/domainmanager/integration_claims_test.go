@@ -16,9 +16,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/fleethub/fleethub/api/v1alpha1"
+	"github.com/fleethub/fleethub/cmd/manager/app/fleettest"
 	"github.com/fleethub/fleethub/pkg/controller/domainmanager"
 	"github.com/fleethub/fleethub/pkg/dns"
-	"github.com/fleethub/fleethub/pkg/fleettest"
 	"github.com/fleethub/fleethub/providers/dns/cloudflare/cloudflaretest"
 )
 
@@ -273,7 +273,7 @@ func TestCrashBetweenCreateAndStatusWriteThenDeletion(t *testing.T) {
 		}
 		cur.Status.FQDN = fmt.Sprint("probe-", time.Now().UnixNano())
 		if err := a.Status().Update(ctx, cur); err == nil || !strings.Contains(err.Error(), "injected status failure") {
-			return fmt.Errorf("status write not refused yet: %v", err)
+			return fmt.Errorf("status write not refused yet: %w", err)
 		}
 		return nil
 	})

@@ -20,9 +20,9 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/fleethub/fleethub/api/v1alpha1"
+	"github.com/fleethub/fleethub/cmd/manager/app/fleettest"
 	"github.com/fleethub/fleethub/pkg/config"
 	"github.com/fleethub/fleethub/pkg/dns"
-	"github.com/fleethub/fleethub/pkg/fleettest"
 	"github.com/fleethub/fleethub/providers/dns/cloudflare/cloudflaretest"
 )
 
@@ -176,7 +176,7 @@ func waitGone(t *testing.T, member string, dm *v1alpha1.DomainManager) {
 	eventually(t, func() error {
 		err := fleet.Members[member].Client.Get(context.Background(), client.ObjectKeyFromObject(dm), &v1alpha1.DomainManager{})
 		if !apierrors.IsNotFound(err) {
-			return fmt.Errorf("%s/%s still there: %v", member, dm.Name, err)
+			return fmt.Errorf("%s/%s still there: %w", member, dm.Name, err)
 		}
 		return nil
 	})

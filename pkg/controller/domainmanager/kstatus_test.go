@@ -32,22 +32,22 @@ func TestKStatusVerdicts(t *testing.T) {
 	blocker := &dns.Record{ID: "r9", Name: "www.example.com", Type: "A"}
 	tests := []struct {
 		name     string
-		obs      observed
+		obs      statusInput
 		progress reconciler.Progress
 		verdict  status.Status
 		terminal bool
 	}{
-		{"synced", observed{Outcome: outcomeSynced, Record: rec, WroteZone: true, Zone: dns.Zone{ID: "z", Name: "example.com"}}, reconciler.Done, status.CurrentStatus, false},
-		{"conflict", observed{Outcome: outcomeClaimConflict, Winner: holder}, reconciler.Stalled, status.FailedStatus, true},
-		{"conflict, holder's member unregistered", observed{Outcome: outcomeClaimConflict, Winner: &missing, RetryAfter: time.Hour}, reconciler.Reconciling, status.InProgressStatus, false},
-		{"foreign marker", observed{Outcome: outcomeForeign, Blocker: &dns.Record{ID: "r8", Name: "www.example.com", Type: "A", Comment: dns.Marker(dns.Owner{Hub: "h", Cluster: "c", Namespace: "n", Name: "x"})}}, reconciler.Stalled, status.FailedStatus, true},
-		{"domain not allowed", observed{Outcome: outcomeNotAllowed, Refusal: errors.New("outside")}, reconciler.Stalled, status.FailedStatus, true},
-		{"record exists unmanaged", observed{Outcome: outcomeUnmanaged, Blocker: blocker}, reconciler.Stalled, status.FailedStatus, true},
-		{"invalid spec", observed{Outcome: outcomeInvalid, Invalid: errors.New("bad")}, reconciler.Stalled, status.FailedStatus, true},
-		{"provider 5xx", observed{Outcome: outcomeProviderError, Err: dns.Errorf(dns.KindTransient, "create_record", "HTTP 502")}, reconciler.Reconciling, status.InProgressStatus, false},
-		{"rate limited", observed{Outcome: outcomeProviderError, Err: &dns.Error{Kind: dns.KindRateLimited}}, reconciler.Reconciling, status.InProgressStatus, false},
-		{"credentials rejected", observed{Outcome: outcomeProviderError, Err: dns.Errorf(dns.KindAuth, "list", "no")}, reconciler.Stalled, status.FailedStatus, false},
-		{"deletion blocked", observed{Outcome: outcomeProviderError, Deleting: true, Err: dns.Errorf(dns.KindTransient, "delete_record", "HTTP 500")}, reconciler.Reconciling, status.InProgressStatus, false},
+		{"synced", statusInput{Outcome: outcomeSynced, Record: rec, WroteZone: true, Zone: dns.Zone{ID: "z", Name: "example.com"}}, reconciler.Done, status.CurrentStatus, false},
+		{"conflict", statusInput{Outcome: outcomeClaimConflict, Winner: holder}, reconciler.Stalled, status.FailedStatus, true},
+		{"conflict, holder's member unregistered", statusInput{Outcome: outcomeClaimConflict, Winner: &missing, RetryAfter: time.Hour}, reconciler.Reconciling, status.InProgressStatus, false},
+		{"foreign marker", statusInput{Outcome: outcomeForeign, Blocker: &dns.Record{ID: "r8", Name: "www.example.com", Type: "A", Comment: dns.Marker(dns.Owner{Hub: "h", Cluster: "c", Namespace: "n", Name: "x"})}}, reconciler.Stalled, status.FailedStatus, true},
+		{"domain not allowed", statusInput{Outcome: outcomeNotAllowed, Refusal: errors.New("outside")}, reconciler.Stalled, status.FailedStatus, true},
+		{"record exists unmanaged", statusInput{Outcome: outcomeUnmanaged, Blocker: blocker}, reconciler.Stalled, status.FailedStatus, true},
+		{"invalid spec", statusInput{Outcome: outcomeInvalid, Invalid: errors.New("bad")}, reconciler.Stalled, status.FailedStatus, true},
+		{"provider 5xx", statusInput{Outcome: outcomeProviderError, Err: dns.Errorf(dns.KindTransient, "create_record", "HTTP 502")}, reconciler.Reconciling, status.InProgressStatus, false},
+		{"rate limited", statusInput{Outcome: outcomeProviderError, Err: &dns.Error{Kind: dns.KindRateLimited}}, reconciler.Reconciling, status.InProgressStatus, false},
+		{"credentials rejected", statusInput{Outcome: outcomeProviderError, Err: dns.Errorf(dns.KindAuth, "list", "no")}, reconciler.Stalled, status.FailedStatus, false},
+		{"deletion blocked", statusInput{Outcome: outcomeProviderError, Deleting: true, Err: dns.Errorf(dns.KindTransient, "delete_record", "HTTP 500")}, reconciler.Reconciling, status.InProgressStatus, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

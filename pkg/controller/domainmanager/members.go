@@ -110,7 +110,7 @@ func (r *Reconciler) permissions(ctx context.Context, cluster, identity string) 
 	}
 	p, err := dns.ParsePolicy([]byte(cm.Data[PolicyKey]))
 	if err != nil {
-		return dns.Permissions{}, "", fmt.Errorf("%w: ConfigMap %s/%s key %s: %v", errPolicyInvalid, r.HubNamespace, r.PolicyConfigMap, PolicyKey, err)
+		return dns.Permissions{}, "", fmt.Errorf("%w: ConfigMap %s/%s key %s: %w", errPolicyInvalid, r.HubNamespace, r.PolicyConfigMap, PolicyKey, err)
 	}
 	perm, src := p.For(identity, cluster, fallback)
 	return perm, fmt.Sprintf("ConfigMap %s/%s %s", r.HubNamespace, r.PolicyConfigMap, src), nil

@@ -36,8 +36,8 @@ import (
 	"github.com/fleethub/fleethub/pkg/dns"
 	"github.com/fleethub/fleethub/pkg/finalizer"
 	"github.com/fleethub/fleethub/pkg/logging"
+	"github.com/fleethub/fleethub/pkg/memberleft"
 	"github.com/fleethub/fleethub/pkg/metrics"
-	"github.com/fleethub/fleethub/pkg/observe"
 	"github.com/fleethub/fleethub/pkg/reconciler"
 )
 
@@ -76,6 +76,9 @@ type Reconciler struct {
 	RateLimitBackoff time.Duration
 	// SlowRetry is the wait after missing or rejected credentials (5m).
 	SlowRetry time.Duration
+	// MemberLeft is told when a member leaves the fleet; nil keeps its
+	// DomainManagers indexed (unit tests).
+	MemberLeft *memberleft.Hooks
 
 	store  *claimStore
 	index  *index
@@ -88,8 +91,8 @@ type Reconciler struct {
 }
 
 // SetupWithManager registers the controller, the hub-side watch of the
-// credentials and member Secrets, and the claim bookkeeping of disengaged
-// members. engage selects the members to watch (those with the CRD).
+// credentials and member Secrets, and the index bookkeeping of members that
+// leave. engage selects the members to watch (those with the CRD).
 func (r *Reconciler) SetupWithManager(mgr mcmanager.Manager, opts controller.TypedOptions[mcreconcile.Request], engage mcbuilder.EngageOptions) error {
 	if r.Provider == nil {
 		return errors.New("domainmanager: a DNS provider is required")
@@ -113,9 +116,9 @@ func (r *Reconciler) SetupWithManager(mgr mcmanager.Manager, opts controller.Typ
 	local := mgr.GetLocalManager()
 	r.init(local.GetClient(), local.GetAPIReader(), local.GetClient())
 
-	if err := mgr.Add(&engagement{r: r, live: map[string]context.Context{}}); err != nil {
-		return err
-	}
+	// A member that leaves takes its DomainManagers out of the index; their
+	// claims stay at the hub.
+	r.MemberLeft.Add(r.index.forgetMember)
 	if err := (&hubWatcher{r: r}).setup(mgr.GetLocalManager(), opts.SkipNameValidation); err != nil {
 		return err
 	}
@@ -143,7 +146,7 @@ func (r *Reconciler) policy() retryPolicy {
 
 // Reconcile keeps one DomainManager's record at the provider and reports status.
 func (r *Reconciler) Reconcile(ctx context.Context, req mcreconcile.Request) (res ctrl.Result, err error) {
-	ctx, done := observe.Reconcile(ctx, "DomainManager", req)
+	ctx, done := reconciler.Instrument(ctx, "DomainManager", req)
 	defer func() { done(res, err) }()
 	log := ctrl.LoggerFrom(ctx)
 	cluster := req.ClusterName.String()
@@ -160,7 +163,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req mcreconcile.Request) (re
 	if err := c.Get(ctx, req.NamespacedName, dm); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.index.delete(key)
-			metrics.Forget(cluster, "DomainManager", req.String())
+			metrics.ForgetObject(cluster, "DomainManager", req.String())
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
@@ -176,7 +179,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req mcreconcile.Request) (re
 
 	obs := r.sync(ctx, log, rec, cluster, dm)
 	statusErr := r.writeStatus(ctx, c, rec, dm, obs)
-	metrics.Observe(cluster, "DomainManager", req.String(), meta.IsStatusConditionTrue(dm.Status.Conditions, v1alpha1.ConditionReady))
+	metrics.RecordObject(cluster, "DomainManager", req.String(), meta.IsStatusConditionTrue(dm.Status.Conditions, v1alpha1.ConditionReady))
 	if statusErr != nil {
 		// Provider writes are recorded in the hub claim, so a lost status
 		// costs nothing but a retry.
@@ -191,7 +194,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req mcreconcile.Request) (re
 // writeStatus computes the status from what was observed and writes it
 // through the one status writer (optimistic lock, no-op skip), with the
 // Ready and Stalled Events when it changed.
-func (r *Reconciler) writeStatus(ctx context.Context, c client.Client, rec events.EventRecorder, dm *v1alpha1.DomainManager, obs observed) error {
+func (r *Reconciler) writeStatus(ctx context.Context, c client.Client, rec events.EventRecorder, dm *v1alpha1.DomainManager, obs statusInput) error {
 	orig := dm.DeepCopy()
 	dm.Status = computeStatus(dm, obs, metav1.Now())
 	wrote, err := reconciler.PatchStatus(ctx, c, orig, dm)

@@ -36,8 +36,8 @@ const (
 	outcomeProviderError
 )
 
-// observed is what one reconcile saw and did.
-type observed struct {
+// statusInput is what one reconcile saw and did.
+type statusInput struct {
 	Cluster string
 	FQDN    string
 	Outcome outcome
@@ -75,7 +75,7 @@ type observed struct {
 // computeStatus derives the status from what was observed. It is pure, and
 // it leaves everything as it was when nothing changed, so a converged
 // DomainManager is never rewritten.
-func computeStatus(dm *v1alpha1.DomainManager, obs observed, now metav1.Time) v1alpha1.DomainManagerStatus {
+func computeStatus(dm *v1alpha1.DomainManager, obs statusInput, now metav1.Time) v1alpha1.DomainManagerStatus {
 	st := *dm.Status.DeepCopy()
 	gen := dm.Generation
 	st.ObservedGeneration = gen
@@ -106,7 +106,7 @@ func computeStatus(dm *v1alpha1.DomainManager, obs observed, now metav1.Time) v1
 // credentials, another claimant, a record fleethub does not own), Reconciling
 // while it gets there by itself (retries, a claim passing on after the grace
 // period), Done when the record is in place.
-func progressOf(obs observed) reconciler.Progress {
+func progressOf(obs statusInput) reconciler.Progress {
 	if obs.Deleting {
 		return reconciler.Reconciling
 	}
@@ -130,7 +130,7 @@ func progressOf(obs observed) reconciler.Progress {
 
 // terminal reports whether the outcome is one no retry can fix, only a
 // change elsewhere (its spec, the hub policy, the claim on the name).
-func terminal(obs observed) bool {
+func terminal(obs statusInput) bool {
 	switch obs.Outcome {
 	case outcomeInvalid, outcomeNotAllowed, outcomeUnmanaged, outcomeForeign:
 		return true
@@ -140,7 +140,7 @@ func terminal(obs observed) bool {
 	return false
 }
 
-func readyCondition(dm *v1alpha1.DomainManager, obs observed) metav1.Condition {
+func readyCondition(dm *v1alpha1.DomainManager, obs statusInput) metav1.Condition {
 	name := fmt.Sprintf("%s %s", dm.Spec.RecordType, obs.FQDN)
 	if obs.Deleting {
 		reason, msg := errorReason(obs.Err)
@@ -291,7 +291,7 @@ func (p retryPolicy) result(err error) (ctrl.Result, error) {
 // released or passed on, a policy or member change re-queues the waiters) and
 // from one read-only re-check per resync interval, which catches what no
 // watch reports (a blocking record removed at the provider by hand).
-func (r *Reconciler) result(key dns.ClaimKey, dm *v1alpha1.DomainManager, obs observed) (ctrl.Result, error) {
+func (r *Reconciler) result(key dns.ClaimKey, dm *v1alpha1.DomainManager, obs statusInput) (ctrl.Result, error) {
 	if terminal(obs) {
 		r.notify.after(r.ResyncInterval, key)
 		ready := meta.FindStatusCondition(dm.Status.Conditions, v1alpha1.ConditionReady)

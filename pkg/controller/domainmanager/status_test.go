@@ -30,29 +30,29 @@ func TestComputeStatusReasons(t *testing.T) {
 	cname := &dns.Record{ID: "r7", Name: "www.example.com", Type: "CNAME"}
 	cases := []struct {
 		name   string
-		obs    observed
+		obs    statusInput
 		status metav1.ConditionStatus
 		reason string
 		msg    string
 	}{
-		{"synced", observed{FQDN: "www.example.com", Outcome: outcomeSynced, Zone: zone, WroteZone: true, Record: rec}, metav1.ConditionTrue, v1alpha1.ReasonRecordSynced, "A www.example.com → 192.0.2.1 is in place in zone example.com"},
-		{"invalid", observed{Outcome: outcomeInvalid, Invalid: errors.New("bad ttl")}, metav1.ConditionFalse, v1alpha1.ReasonInvalidSpec, "bad ttl"},
-		{"not allowed", observed{Cluster: "beta", FQDN: "www.example.com", Outcome: outcomeNotAllowed, Refusal: errors.New("www.example.com is outside the allowed suffixes (team.example.org)"), PolicySource: "ConfigMap fleethub-system/p members.beta"},
+		{"synced", statusInput{FQDN: "www.example.com", Outcome: outcomeSynced, Zone: zone, WroteZone: true, Record: rec}, metav1.ConditionTrue, v1alpha1.ReasonRecordSynced, "A www.example.com → 192.0.2.1 is in place in zone example.com"},
+		{"invalid", statusInput{Outcome: outcomeInvalid, Invalid: errors.New("bad ttl")}, metav1.ConditionFalse, v1alpha1.ReasonInvalidSpec, "bad ttl"},
+		{"not allowed", statusInput{Cluster: "beta", FQDN: "www.example.com", Outcome: outcomeNotAllowed, Refusal: errors.New("www.example.com is outside the allowed suffixes (team.example.org)"), PolicySource: "ConfigMap fleethub-system/p members.beta"},
 			metav1.ConditionFalse, v1alpha1.ReasonDomainNotAllowed, "Cluster beta may not claim www.example.com: www.example.com is outside the allowed suffixes (team.example.org) (policy: ConfigMap fleethub-system/p members.beta)"},
-		{"claim conflict", observed{FQDN: "www.example.com", Outcome: outcomeClaimConflict, Winner: winner}, metav1.ConditionFalse, v1alpha1.ReasonConflict, "claimed by DomainManager shop/first in cluster alpha (type A): the hub holds that claim (dns-claim-1-a)"},
-		{"under another's name", observed{FQDN: "_acme-challenge.www.example.com", Outcome: outcomeClaimConflict, Winner: winner, Under: "www.example.com"}, metav1.ConditionFalse, v1alpha1.ReasonConflict, "belongs to the holder of www.example.com"},
-		{"adoption refused", observed{Outcome: outcomeUnmanaged, Blocker: unmanaged, AdoptRefused: true}, metav1.ConditionFalse, v1alpha1.ReasonRecordExistsUnmanaged, "does not allow this member to adopt"},
-		{"foreign marker", observed{Outcome: outcomeForeign, Blocker: foreign}, metav1.ConditionFalse, v1alpha1.ReasonConflict, "belongs to DomainManager x/y in cluster beta (hub h)"},
-		{"unmanaged", observed{Outcome: outcomeUnmanaged, Blocker: unmanaged}, metav1.ConditionFalse, v1alpha1.ReasonRecordExistsUnmanaged, v1alpha1.AnnotationDNSAdopt + "=true"},
-		{"unmanaged CNAME", observed{Outcome: outcomeUnmanaged, Blocker: cname}, metav1.ConditionFalse, v1alpha1.ReasonRecordExistsUnmanaged, "remove it by hand"},
-		{"no credentials", observed{Outcome: outcomeProviderError, Err: dns.Errorf(dns.KindCredentialsMissing, "list", "the DNS credentials Secret does not exist")}, metav1.ConditionFalse, v1alpha1.ReasonCredentialsMissing, "Secret does not exist"},
-		{"bad credentials", observed{Outcome: outcomeProviderError, Err: dns.Errorf(dns.KindAuth, "list", "Authentication error (10000)")}, metav1.ConditionFalse, v1alpha1.ReasonCredentialsInvalid, "rejected"},
-		{"zone not permitted", observed{Outcome: outcomeProviderError, Err: dns.Errorf(dns.KindForbidden, "create", "no permission for this zone")}, metav1.ConditionFalse, v1alpha1.ReasonZoneForbidden, "may not edit this zone"},
-		{"rate limited", observed{Outcome: outcomeProviderError, Err: &dns.Error{Kind: dns.KindRateLimited, RetryAfter: 37 * time.Second}}, metav1.ConditionFalse, v1alpha1.ReasonRateLimited, "rate-limiting"},
-		{"5xx", observed{Outcome: outcomeProviderError, Err: dns.Errorf(dns.KindTransient, "create_record", "HTTP 502")}, metav1.ConditionFalse, v1alpha1.ReasonProviderError, "HTTP 502"},
-		{"zone", observed{Outcome: outcomeProviderError, Err: dns.Errorf(dns.KindNotFound, dns.OpListZones, "no zone contains x")}, metav1.ConditionFalse, v1alpha1.ReasonZoneNotFound, "no zone contains x"},
-		{"rejected", observed{Outcome: outcomeProviderError, Err: dns.Errorf(dns.KindInvalid, "create_record", "ttl")}, metav1.ConditionFalse, v1alpha1.ReasonRecordRejected, "refused"},
-		{"deletion blocked", observed{FQDN: "www.example.com", Outcome: outcomeProviderError, Deleting: true, Err: dns.Errorf(dns.KindTransient, "delete_record", "HTTP 500")}, metav1.ConditionFalse, v1alpha1.ReasonDeletionBlocked, "ProviderError"},
+		{"claim conflict", statusInput{FQDN: "www.example.com", Outcome: outcomeClaimConflict, Winner: winner}, metav1.ConditionFalse, v1alpha1.ReasonConflict, "claimed by DomainManager shop/first in cluster alpha (type A): the hub holds that claim (dns-claim-1-a)"},
+		{"under another's name", statusInput{FQDN: "_acme-challenge.www.example.com", Outcome: outcomeClaimConflict, Winner: winner, Under: "www.example.com"}, metav1.ConditionFalse, v1alpha1.ReasonConflict, "belongs to the holder of www.example.com"},
+		{"adoption refused", statusInput{Outcome: outcomeUnmanaged, Blocker: unmanaged, AdoptRefused: true}, metav1.ConditionFalse, v1alpha1.ReasonRecordExistsUnmanaged, "does not allow this member to adopt"},
+		{"foreign marker", statusInput{Outcome: outcomeForeign, Blocker: foreign}, metav1.ConditionFalse, v1alpha1.ReasonConflict, "belongs to DomainManager x/y in cluster beta (hub h)"},
+		{"unmanaged", statusInput{Outcome: outcomeUnmanaged, Blocker: unmanaged}, metav1.ConditionFalse, v1alpha1.ReasonRecordExistsUnmanaged, v1alpha1.AnnotationDNSAdopt + "=true"},
+		{"unmanaged CNAME", statusInput{Outcome: outcomeUnmanaged, Blocker: cname}, metav1.ConditionFalse, v1alpha1.ReasonRecordExistsUnmanaged, "remove it by hand"},
+		{"no credentials", statusInput{Outcome: outcomeProviderError, Err: dns.Errorf(dns.KindCredentialsMissing, "list", "the DNS credentials Secret does not exist")}, metav1.ConditionFalse, v1alpha1.ReasonCredentialsMissing, "Secret does not exist"},
+		{"bad credentials", statusInput{Outcome: outcomeProviderError, Err: dns.Errorf(dns.KindAuth, "list", "Authentication error (10000)")}, metav1.ConditionFalse, v1alpha1.ReasonCredentialsInvalid, "rejected"},
+		{"zone not permitted", statusInput{Outcome: outcomeProviderError, Err: dns.Errorf(dns.KindForbidden, "create", "no permission for this zone")}, metav1.ConditionFalse, v1alpha1.ReasonZoneForbidden, "may not edit this zone"},
+		{"rate limited", statusInput{Outcome: outcomeProviderError, Err: &dns.Error{Kind: dns.KindRateLimited, RetryAfter: 37 * time.Second}}, metav1.ConditionFalse, v1alpha1.ReasonRateLimited, "rate-limiting"},
+		{"5xx", statusInput{Outcome: outcomeProviderError, Err: dns.Errorf(dns.KindTransient, "create_record", "HTTP 502")}, metav1.ConditionFalse, v1alpha1.ReasonProviderError, "HTTP 502"},
+		{"zone", statusInput{Outcome: outcomeProviderError, Err: dns.Errorf(dns.KindNotFound, dns.OpListZones, "no zone contains x")}, metav1.ConditionFalse, v1alpha1.ReasonZoneNotFound, "no zone contains x"},
+		{"rejected", statusInput{Outcome: outcomeProviderError, Err: dns.Errorf(dns.KindInvalid, "create_record", "ttl")}, metav1.ConditionFalse, v1alpha1.ReasonRecordRejected, "refused"},
+		{"deletion blocked", statusInput{FQDN: "www.example.com", Outcome: outcomeProviderError, Deleting: true, Err: dns.Errorf(dns.KindTransient, "delete_record", "HTTP 500")}, metav1.ConditionFalse, v1alpha1.ReasonDeletionBlocked, "ProviderError"},
 	}
 	now := metav1.NewTime(time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC))
 	for _, c := range cases {
@@ -74,21 +74,21 @@ func TestComputeStatusIsStableWhenNothingChanged(t *testing.T) {
 	zone := dns.Zone{ID: "z1", Name: "example.com"}
 	rec := &dns.Record{ID: "r1"}
 	t0 := metav1.NewTime(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
-	first := computeStatus(dm, observed{FQDN: "www.example.com", Outcome: outcomeSynced, Zone: zone, WroteZone: true, Record: rec, Wrote: true}, t0)
+	first := computeStatus(dm, statusInput{FQDN: "www.example.com", Outcome: outcomeSynced, Zone: zone, WroteZone: true, Record: rec, Wrote: true}, t0)
 	if first.RecordID != "r1" || first.ZoneID != "z1" || first.Zone != "example.com" || first.FQDN != "www.example.com" || !first.LastSyncTime.Equal(&t0) {
 		t.Fatalf("first = %+v", first)
 	}
 	dm.Status = first
 	// A later resync that finds everything in place changes nothing at all.
 	t1 := metav1.NewTime(t0.Add(time.Hour))
-	again := computeStatus(dm, observed{FQDN: "www.example.com", Outcome: outcomeSynced, Zone: zone, WroteZone: true, Record: rec}, t1)
+	again := computeStatus(dm, statusInput{FQDN: "www.example.com", Outcome: outcomeSynced, Zone: zone, WroteZone: true, Record: rec}, t1)
 	if !equality.Semantic.DeepEqual(first, again) {
 		t.Fatalf("status changed on a no-op resync:\n%+v\n%+v", first, again)
 	}
 	// The same transient error twice is one write, not two.
-	e1 := computeStatus(dm, observed{Outcome: outcomeProviderError, KeepRecordID: true, Err: &dns.Error{Kind: dns.KindRateLimited, RetryAfter: 61 * time.Second}}, t1)
+	e1 := computeStatus(dm, statusInput{Outcome: outcomeProviderError, KeepRecordID: true, Err: &dns.Error{Kind: dns.KindRateLimited, RetryAfter: 61 * time.Second}}, t1)
 	dm.Status = e1
-	e2 := computeStatus(dm, observed{Outcome: outcomeProviderError, KeepRecordID: true, Err: &dns.Error{Kind: dns.KindRateLimited, RetryAfter: 12 * time.Second}}, metav1.NewTime(t1.Add(time.Minute)))
+	e2 := computeStatus(dm, statusInput{Outcome: outcomeProviderError, KeepRecordID: true, Err: &dns.Error{Kind: dns.KindRateLimited, RetryAfter: 12 * time.Second}}, metav1.NewTime(t1.Add(time.Minute)))
 	if !equality.Semantic.DeepEqual(e1, e2) {
 		t.Fatalf("retries rewrite status:\n%+v\n%+v", e1, e2)
 	}
@@ -97,7 +97,7 @@ func TestComputeStatusIsStableWhenNothingChanged(t *testing.T) {
 	}
 	// Losing the record (conflict) clears the record id but keeps the zone
 	// (deletion still cleans up there).
-	c := computeStatus(dm, observed{Outcome: outcomeClaimConflict, Winner: &dns.Claim{}}, t1)
+	c := computeStatus(dm, statusInput{Outcome: outcomeClaimConflict, Winner: &dns.Claim{}}, t1)
 	if c.RecordID != "" || c.ZoneID != "z1" {
 		t.Fatalf("conflict status = %+v", c)
 	}

@@ -19,8 +19,8 @@ import (
 //	apply (apply.go)   the hub claim persisted first, then the provider writes
 //
 // Each phase returns early with the outcome that stops it.
-func (r *Reconciler) sync(ctx context.Context, log logr.Logger, rec events.EventRecorder, cluster string, dm *v1alpha1.DomainManager) observed {
-	obs := observed{Cluster: cluster, FQDN: dns.NormalizeName(dm.Spec.DomainName), KeepRecordID: true}
+func (r *Reconciler) sync(ctx context.Context, log logr.Logger, rec events.EventRecorder, cluster string, dm *v1alpha1.DomainManager) statusInput {
+	obs := statusInput{Cluster: cluster, FQDN: dns.NormalizeName(dm.Spec.DomainName), KeepRecordID: true}
 	key := dns.ClaimKey{Cluster: cluster, Namespace: dm.Namespace, Name: dm.Name}
 	r.index.put(key, obs.FQDN)
 

@@ -60,7 +60,7 @@ func dmIn(name, domain, typ, value string, createdAt int) *v1alpha1.DomainManage
 
 // sync runs one reconcile's provider half and folds the result into status,
 // as Reconcile does.
-func (h *harness) sync(cluster string, dm *v1alpha1.DomainManager) observed {
+func (h *harness) sync(cluster string, dm *v1alpha1.DomainManager) statusInput {
 	h.t.Helper()
 	obs := h.r.sync(context.Background(), logr.Discard(), h.rec, cluster, dm)
 	dm.Status = computeStatus(dm, obs, metav1.Now())

@@ -16,7 +16,7 @@ import (
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 
 	"github.com/fleethub/fleethub/api/v1alpha1"
-	"github.com/fleethub/fleethub/pkg/children"
+	"github.com/fleethub/fleethub/pkg/childmeta"
 )
 
 // DefaultImageRepository is the image repository of PostgreSQL when the hub
@@ -135,15 +135,15 @@ func DeletionPolicy(db *v1alpha1.SimpleDB) v1alpha1.SimpleDBDeletionPolicy {
 }
 
 func selectorLabels(db *v1alpha1.SimpleDB) map[string]string {
-	return children.SelectorLabels(componentName, db.Name)
+	return childmeta.SelectorLabels(componentName, db.Name)
 }
 
 func childLabels(db *v1alpha1.SimpleDB) map[string]string {
-	return children.Labels(componentName, db.Name)
+	return childmeta.Labels(componentName, db.Name)
 }
 
 func ownerRef(db *v1alpha1.SimpleDB) *metav1ac.OwnerReferenceApplyConfiguration {
-	return children.ControllerRef(db, "SimpleDB")
+	return childmeta.ControllerRef(db, "SimpleDB")
 }
 
 // dataAnnotations record who owns the credentials Secret and the data claim.

@@ -28,9 +28,9 @@ import (
 	mcreconcile "sigs.k8s.io/multicluster-runtime/pkg/reconcile"
 
 	"github.com/fleethub/fleethub/api/v1alpha1"
+	"github.com/fleethub/fleethub/cmd/manager/app"
+	"github.com/fleethub/fleethub/cmd/manager/app/fleettest"
 	"github.com/fleethub/fleethub/pkg/controller/simpledb"
-	"github.com/fleethub/fleethub/pkg/fleettest"
-	"github.com/fleethub/fleethub/pkg/hub"
 )
 
 var (
@@ -201,7 +201,7 @@ func TestChildrenCreatedInOrderWithOwnerRefs(t *testing.T) {
 	a := fleet.Members["alpha"].Client
 
 	// Record the order in which the children appear, from the apiserver's watch.
-	wc, err := client.NewWithWatch(fleet.Members["alpha"].Config, client.Options{Scheme: hub.Scheme()})
+	wc, err := client.NewWithWatch(fleet.Members["alpha"].Config, client.Options{Scheme: app.Scheme()})
 	fleettest.Must(t, err)
 	var order []string
 	var mu sync.Mutex
@@ -309,7 +309,7 @@ func TestChildrenCreatedInOrderWithOwnerRefs(t *testing.T) {
 	// Status: names filled in, not ready while the claim is pending (the
 	// likely cause of a pod that does not start) nor until the Deployment is
 	// available.
-	db = waitCondition(t, "alpha", ns, "orders", v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonClaimPending)
+	waitCondition(t, "alpha", ns, "orders", v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonClaimPending)
 	bind(t, "alpha", ns, "orders-data")
 	setAvailable(t, "alpha", ns, "orders", 0)
 	db = waitCondition(t, "alpha", ns, "orders", v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonReplicasUnavailable)

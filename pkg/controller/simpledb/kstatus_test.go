@@ -28,29 +28,29 @@ func TestKStatusVerdicts(t *testing.T) {
 	invalid := apierrors.NewInvalid(schema.GroupKind{Group: "apps", Kind: "Deployment"}, "order-db", nil)
 	tests := []struct {
 		name     string
-		obs      observed
+		obs      statusInput
 		progress reconciler.Progress
 		verdict  status.Status
 	}{
 		{"available", healthy(), reconciler.Done, status.CurrentStatus},
-		{"available, volume cannot grow", healthy(func(o *observed) {
+		{"available, volume cannot grow", healthy(func(o *statusInput) {
 			o.Storage = &problem{v1alpha1.ReasonExpansionNotSupported, "cannot grow"}
 		}), reconciler.Done, status.CurrentStatus},
-		{"nothing created yet", observed{}, reconciler.Reconciling, status.InProgressStatus},
-		{"claim pending", healthy(func(o *observed) {
+		{"nothing created yet", statusInput{}, reconciler.Reconciling, status.InProgressStatus},
+		{"claim pending", healthy(func(o *statusInput) {
 			o.Claim = claim(corev1.ClaimPending, "1Gi", "")
 			o.Deployment = deployment(3, 3, 1, 1, 0)
 		}), reconciler.Reconciling, status.InProgressStatus},
-		{"pod not ready", healthy(func(o *observed) { o.Deployment = deployment(3, 3, 1, 1, 0) }), reconciler.Reconciling, status.InProgressStatus},
-		{"foreign secret", observed{Credentials: &problem{v1alpha1.ReasonSecretConflict, "x"}, Conflict: secretConflict}, reconciler.Stalled, status.FailedStatus},
-		{"claim of a WebApp", healthy(func(o *observed) { o.Conflict = claimConflict; o.Deployment = nil }), reconciler.Stalled, status.FailedStatus},
-		{"retained claim of another major", healthy(func(o *observed) {
+		{"pod not ready", healthy(func(o *statusInput) { o.Deployment = deployment(3, 3, 1, 1, 0) }), reconciler.Reconciling, status.InProgressStatus},
+		{"foreign secret", statusInput{Credentials: &problem{v1alpha1.ReasonSecretConflict, "x"}, Conflict: secretConflict}, reconciler.Stalled, status.FailedStatus},
+		{"claim of a WebApp", healthy(func(o *statusInput) { o.Conflict = claimConflict; o.Deployment = nil }), reconciler.Stalled, status.FailedStatus},
+		{"retained claim of another major", healthy(func(o *statusInput) {
 			o.Storage = &problem{v1alpha1.ReasonAdoptionRefused, "major 16"}
 			o.Deployment = nil
 		}), reconciler.Stalled, status.FailedStatus},
-		{"secret without password", observed{Secret: secret, Credentials: &problem{v1alpha1.ReasonInvalidCredentials, "no password"}}, reconciler.Stalled, status.FailedStatus},
-		{"spec refused by the member", healthy(func(o *observed) { o.ApplyErr = invalid }), reconciler.Stalled, status.FailedStatus},
-		{"rollout past its deadline", healthy(func(o *observed) {
+		{"secret without password", statusInput{Secret: secret, Credentials: &problem{v1alpha1.ReasonInvalidCredentials, "no password"}}, reconciler.Stalled, status.FailedStatus},
+		{"spec refused by the member", healthy(func(o *statusInput) { o.ApplyErr = invalid }), reconciler.Stalled, status.FailedStatus},
+		{"rollout past its deadline", healthy(func(o *statusInput) {
 			o.Deployment = deployment(3, 3, 1, 1, 0, appsv1.DeploymentCondition{
 				Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse, Reason: "ProgressDeadlineExceeded"})
 		}), reconciler.Stalled, status.FailedStatus},

@@ -14,7 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/fleethub/fleethub/api/v1alpha1"
-	"github.com/fleethub/fleethub/pkg/fleettest"
+	"github.com/fleethub/fleethub/cmd/manager/app/fleettest"
 )
 
 // withResync runs the rest of t against a manager whose resync is resync,

@@ -33,7 +33,6 @@ import (
 	"github.com/fleethub/fleethub/pkg/finalizer"
 	"github.com/fleethub/fleethub/pkg/logging"
 	"github.com/fleethub/fleethub/pkg/metrics"
-	"github.com/fleethub/fleethub/pkg/observe"
 	"github.com/fleethub/fleethub/pkg/reconciler"
 	"github.com/fleethub/fleethub/pkg/tracing"
 )
@@ -62,21 +61,13 @@ type Reconciler struct {
 	// NewPassword generates the password of a new credentials Secret;
 	// GeneratePassword when nil.
 	NewPassword func() (string, error)
-
-	inv *inventory
 }
 
-// SetupWithManager registers the controller and the SimpleDB gauges.
+// SetupWithManager registers the controller (its gauges are pkg/metrics).
 // Options go through the builder: multicluster-runtime ignores the
 // manager-level controller options. engage selects the members to watch
 // (those that have the SimpleDB CRD).
 func (r *Reconciler) SetupWithManager(mgr mcmanager.Manager, opts controller.TypedOptions[mcreconcile.Request], engage mcbuilder.EngageOptions) error {
-	if r.inv == nil {
-		r.inv = newInventory()
-	}
-	if err := mgr.Add(metricsRunnable{inv: r.inv}); err != nil {
-		return err
-	}
 	// Secret and claim are watched while they carry the controller
 	// reference (deletionPolicy Delete); retained ones carry none and are
 	// read live, so their drift is seen at the resync.
@@ -94,7 +85,7 @@ func (r *Reconciler) SetupWithManager(mgr mcmanager.Manager, opts controller.Typ
 
 // Reconcile brings one SimpleDB's children in line with its spec and reports status.
 func (r *Reconciler) Reconcile(ctx context.Context, req mcreconcile.Request) (res ctrl.Result, err error) {
-	ctx, done := observe.Reconcile(ctx, kindName, req)
+	ctx, done := reconciler.Instrument(ctx, kindName, req)
 	defer func() { done(res, err) }()
 	cl, err := r.Manager.GetCluster(ctx, req.ClusterName)
 	if err != nil {
@@ -104,12 +95,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req mcreconcile.Request) (re
 	rec := cl.GetEventRecorder("fleethub")
 	member := req.ClusterName.String()
 	forget := func() {
-		r.inv.forget(member, req.NamespacedName)
-		metrics.Forget(member, kindName, req.String())
+		metrics.ForgetObject(member, kindName, req.String())
 	}
 
 	db := &v1alpha1.SimpleDB{}
-	_, span := observe.Phase(ctx, "get")
+	_, span := tracing.Start(ctx, "get")
 	err = c.Get(ctx, req.NamespacedName, db)
 	tracing.End(span, client.IgnoreNotFound(err))
 	if err != nil {
@@ -121,7 +111,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req mcreconcile.Request) (re
 	}
 
 	if !db.DeletionTimestamp.IsZero() {
-		fctx, span := observe.Phase(ctx, "finalize")
+		fctx, span := tracing.Start(ctx, "finalize")
 		err := r.finalize(fctx, cl, rec, db)
 		tracing.End(span, err)
 		if err != nil {
@@ -135,7 +125,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req mcreconcile.Request) (re
 		return ctrl.Result{}, err
 	}
 
-	cctx, span := observe.Phase(ctx, "children")
+	cctx, span := tracing.Start(ctx, "children")
 	evs := reconciler.NewChildEvents(rec, db)
 	obs := r.ensureChildren(cctx, cl, evs, db)
 	evs.Flush()
@@ -148,9 +138,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req mcreconcile.Request) (re
 
 	orig := db.DeepCopy()
 	db.Status = computeStatus(db, obs, metav1.Now())
-	r.inv.observe(member, req.NamespacedName, db.Status.Ready)
-	metrics.Observe(member, kindName, req.String(), db.Status.Ready)
-	sctx, span := observe.Phase(ctx, "status")
+	metrics.RecordObject(member, kindName, req.String(), db.Status.Ready)
+	sctx, span := tracing.Start(ctx, "status")
 	wrote, statusErr := reconciler.PatchStatus(sctx, c, orig, db)
 	tracing.End(span, statusErr)
 	if wrote {
@@ -175,8 +164,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req mcreconcile.Request) (re
 // ensureChildren writes the children in dependency order and stops at the
 // first one that is not usable: the Deployment never exists before the Secret
 // and the claim it needs, nor when a name is held by someone else.
-func (r *Reconciler) ensureChildren(ctx context.Context, cl cluster.Cluster, evs *reconciler.ChildEvents, db *v1alpha1.SimpleDB) observed {
-	var obs observed
+func (r *Reconciler) ensureChildren(ctx context.Context, cl cluster.Cluster, evs *reconciler.ChildEvents, db *v1alpha1.SimpleDB) statusInput {
+	var obs statusInput
 	stop := func(err error) bool {
 		if c, ok := reconciler.AsConflict(err); ok {
 			obs.Conflict = c

@@ -18,8 +18,8 @@ type problem struct {
 	Message string
 }
 
-// observed is what one reconcile saw of a SimpleDB's children.
-type observed struct {
+// statusInput is what one reconcile saw of a SimpleDB's children.
+type statusInput struct {
 	// Secret is the credentials Secret (nil when it does not exist).
 	Secret *corev1.Secret
 	// Credentials, when set, says why the Secret cannot be used.
@@ -44,7 +44,7 @@ type observed struct {
 
 // computeStatus derives the SimpleDB's status from what was observed. It is
 // pure: the same inputs give the same status, so an unchanged world writes nothing.
-func computeStatus(db *v1alpha1.SimpleDB, obs observed, now metav1.Time) v1alpha1.SimpleDBStatus {
+func computeStatus(db *v1alpha1.SimpleDB, obs statusInput, now metav1.Time) v1alpha1.SimpleDBStatus {
 	st := *db.Status.DeepCopy()
 	gen := db.Generation
 	st.ObservedGeneration = gen
@@ -89,7 +89,7 @@ func computeStatus(db *v1alpha1.SimpleDB, obs observed, now metav1.Time) v1alpha
 // object, retained data of another major, unusable credentials, a spec the
 // member refuses, a rollout past its deadline; Reconciling while Ready is not
 // yet True; else Done.
-func progress(obs observed, ready metav1.Condition) (reconciler.Progress, string) {
+func progress(obs statusInput, ready metav1.Condition) (reconciler.Progress, string) {
 	switch {
 	case obs.Conflict != nil:
 		return reconciler.Stalled, v1alpha1.ReasonChildConflict
@@ -107,7 +107,7 @@ func progress(obs observed, ready metav1.Condition) (reconciler.Progress, string
 	return reconciler.Done, ""
 }
 
-func credentialsCondition(db *v1alpha1.SimpleDB, obs observed) metav1.Condition {
+func credentialsCondition(db *v1alpha1.SimpleDB, obs statusInput) metav1.Condition {
 	switch {
 	case obs.Credentials != nil:
 		return conditions.False(v1alpha1.ConditionCredentialsReady, obs.Credentials.Reason, obs.Credentials.Message)
@@ -119,7 +119,7 @@ func credentialsCondition(db *v1alpha1.SimpleDB, obs observed) metav1.Condition 
 		fmt.Sprintf("Secret %s holds the connection credentials", obs.Secret.Name))
 }
 
-func storageCondition(db *v1alpha1.SimpleDB, obs observed) metav1.Condition {
+func storageCondition(db *v1alpha1.SimpleDB, obs statusInput) metav1.Condition {
 	pvc := obs.Claim
 	switch {
 	case obs.Storage != nil:
@@ -177,7 +177,7 @@ func availableCondition(dep *appsv1.Deployment) metav1.Condition {
 }
 
 // readyCondition summarises the others; its reason is the first thing standing in the way.
-func readyCondition(db *v1alpha1.SimpleDB, conds []metav1.Condition, obs observed) metav1.Condition {
+func readyCondition(db *v1alpha1.SimpleDB, conds []metav1.Condition, obs statusInput) metav1.Condition {
 	find := func(t string) metav1.Condition {
 		for _, c := range conds {
 			if c.Type == t {

@@ -48,8 +48,8 @@ var (
 )
 
 // healthy is what a converged SimpleDB observes; cases change one thing.
-func healthy(mut ...func(*observed)) observed {
-	o := observed{
+func healthy(mut ...func(*statusInput)) statusInput {
+	o := statusInput{
 		Secret:        secret,
 		Claim:         claim(corev1.ClaimBound, "1Gi", "1Gi"),
 		Deployment:    deployment(3, 3, 1, 1, 1),
@@ -69,71 +69,71 @@ func TestComputeStatus(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		obs  observed
+		obs  statusInput
 		want want
 	}{
 		{"converged", healthy(), want{
 			ready: "True/Available", available: "True/Available", storage: "True/ClaimBound", credentials: "True/SecretReady", degraded: "False/AsExpected",
 			message: "PostgreSQL 18 is available at order-db.team-a.svc:5432"}},
-		{"nothing created yet", observed{}, want{
+		{"nothing created yet", statusInput{}, want{
 			ready: "False/SecretMissing", available: "False/DeploymentMissing", storage: "False/ClaimMissing", credentials: "False/SecretMissing", degraded: "False/AsExpected"}},
-		{"secret refused by the apiserver", observed{ApplyErr: errors.New("secrets is forbidden")}, want{
+		{"secret refused by the apiserver", statusInput{ApplyErr: errors.New("secrets is forbidden")}, want{
 			ready: "False/ApplyFailed", available: "False/DeploymentMissing", storage: "False/ClaimMissing", credentials: "False/SecretMissing", degraded: "True/ApplyFailed",
 			message: "secrets is forbidden"}},
-		{"foreign secret", observed{Credentials: &problem{v1alpha1.ReasonSecretConflict, "Secret order-db-credentials already exists"}, Conflict: secretConflict}, want{
+		{"foreign secret", statusInput{Credentials: &problem{v1alpha1.ReasonSecretConflict, "Secret order-db-credentials already exists"}, Conflict: secretConflict}, want{
 			ready: "False/ChildConflict", available: "False/DeploymentMissing", storage: "False/ClaimMissing", credentials: "False/SecretConflict", degraded: "False/AsExpected",
 			message: "Secret order-db-credentials already exists and is held by an object fleethub does not manage"}},
-		{"claim pending with an event", healthy(func(o *observed) {
+		{"claim pending with an event", healthy(func(o *statusInput) {
 			o.Claim = claim(corev1.ClaimPending, "1Gi", "")
 			o.ClaimEvent = &problem{"ProvisioningFailed", `storageclass "fast" not found`}
 			o.Deployment = deployment(3, 3, 1, 1, 0)
 		}), want{
 			ready: "False/ProvisioningFailed", available: "False/ReplicasUnavailable", storage: "False/ProvisioningFailed", credentials: "True/SecretReady", degraded: "False/AsExpected",
 			message: `PersistentVolumeClaim order-db-data is Pending: storageclass "fast" not found`}},
-		{"claim pending without events", healthy(func(o *observed) {
+		{"claim pending without events", healthy(func(o *statusInput) {
 			o.Claim = claim(corev1.ClaimPending, "1Gi", "")
 			o.Deployment = deployment(3, 3, 1, 1, 0)
 		}), want{
 			ready: "False/ClaimPending", available: "False/ReplicasUnavailable", storage: "False/ClaimPending", credentials: "True/SecretReady", degraded: "False/AsExpected"}},
-		{"claim controlled by someone else", healthy(func(o *observed) {
+		{"claim controlled by someone else", healthy(func(o *statusInput) {
 			o.Storage = &problem{v1alpha1.ReasonClaimConflict, "PersistentVolumeClaim order-db-data is held by WebApp order-db"}
 			o.Conflict = claimConflict
 			o.Deployment, o.ServiceExists = nil, false
 		}), want{
 			ready: "False/ChildConflict", available: "False/DeploymentMissing", storage: "False/ClaimConflict", credentials: "True/SecretReady", degraded: "False/AsExpected",
 			message: "held by WebApp order-db (its controller)"}},
-		{"retained claim of another major", healthy(func(o *observed) {
+		{"retained claim of another major", healthy(func(o *statusInput) {
 			o.Storage = &problem{v1alpha1.ReasonAdoptionRefused, "PersistentVolumeClaim order-db-data holds the data of PostgreSQL 16"}
 			o.Deployment, o.ServiceExists = nil, false
 		}), want{
 			ready: "False/AdoptionRefused", available: "False/DeploymentMissing", storage: "False/AdoptionRefused", credentials: "True/SecretReady", degraded: "False/AsExpected",
 			message: "PostgreSQL 16"}},
-		{"claim lost", healthy(func(o *observed) {
+		{"claim lost", healthy(func(o *statusInput) {
 			o.Claim = claim(corev1.ClaimLost, "1Gi", "")
 			o.Deployment = deployment(3, 3, 1, 1, 0)
 		}), want{
 			ready: "False/ClaimLost", available: "False/ReplicasUnavailable", storage: "False/ClaimLost", credentials: "True/SecretReady", degraded: "False/AsExpected"}},
-		{"expansion not supported does not take the database down", healthy(func(o *observed) {
+		{"expansion not supported does not take the database down", healthy(func(o *statusInput) {
 			o.Storage = &problem{v1alpha1.ReasonExpansionNotSupported, "cannot grow"}
 		}), want{
 			ready: "True/Available", available: "True/Available", storage: "False/ExpansionNotSupported", credentials: "True/SecretReady", degraded: "False/AsExpected"}},
-		{"volume growing", healthy(func(o *observed) { o.Claim = claim(corev1.ClaimBound, "5Gi", "1Gi") }), want{
+		{"volume growing", healthy(func(o *statusInput) { o.Claim = claim(corev1.ClaimBound, "5Gi", "1Gi") }), want{
 			ready: "True/Available", available: "True/Available", storage: "False/Resizing", credentials: "True/SecretReady", degraded: "False/AsExpected"}},
-		{"deployment controller behind", healthy(func(o *observed) { o.Deployment = deployment(4, 3, 1, 1, 1) }), want{
+		{"deployment controller behind", healthy(func(o *statusInput) { o.Deployment = deployment(4, 3, 1, 1, 1) }), want{
 			ready: "False/Progressing", available: "False/Progressing", storage: "True/ClaimBound", credentials: "True/SecretReady", degraded: "False/AsExpected"}},
-		{"old pod still there (Recreate in progress)", healthy(func(o *observed) { o.Deployment = deployment(3, 3, 1, 0, 0) }), want{
+		{"old pod still there (Recreate in progress)", healthy(func(o *statusInput) { o.Deployment = deployment(3, 3, 1, 0, 0) }), want{
 			ready: "False/Progressing", available: "False/Progressing", storage: "True/ClaimBound", credentials: "True/SecretReady", degraded: "False/AsExpected"}},
-		{"pod not ready", healthy(func(o *observed) { o.Deployment = deployment(3, 3, 1, 1, 0) }), want{
+		{"pod not ready", healthy(func(o *statusInput) { o.Deployment = deployment(3, 3, 1, 1, 0) }), want{
 			ready: "False/ReplicasUnavailable", available: "False/ReplicasUnavailable", storage: "True/ClaimBound", credentials: "True/SecretReady", degraded: "False/AsExpected"}},
-		{"rollout stalled", healthy(func(o *observed) {
+		{"rollout stalled", healthy(func(o *statusInput) {
 			o.Deployment = deployment(3, 3, 1, 1, 0, appsv1.DeploymentCondition{
 				Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse, Reason: "ProgressDeadlineExceeded", Message: "image pull back-off"})
 		}), want{
 			ready: "False/RolloutStalled", available: "False/RolloutStalled", storage: "True/ClaimBound", credentials: "True/SecretReady", degraded: "False/AsExpected",
 			message: "image pull back-off"}},
-		{"service missing", healthy(func(o *observed) { o.ServiceExists = false }), want{
+		{"service missing", healthy(func(o *statusInput) { o.ServiceExists = false }), want{
 			ready: "False/ServiceMissing", available: "True/Available", storage: "True/ClaimBound", credentials: "True/SecretReady", degraded: "False/AsExpected"}},
-		{"deployment rejected", healthy(func(o *observed) { o.ApplyErr = errors.New(`Deployment "order-db" is invalid`) }), want{
+		{"deployment rejected", healthy(func(o *statusInput) { o.ApplyErr = errors.New(`Deployment "order-db" is invalid`) }), want{
 			ready: "False/ApplyFailed", available: "True/Available", storage: "True/ClaimBound", credentials: "True/SecretReady", degraded: "True/ApplyFailed"}},
 	}
 	for _, tc := range tests {
@@ -178,10 +178,10 @@ func TestComputeStatus(t *testing.T) {
 func TestComputeStatusIsStable(t *testing.T) {
 	t1 := metav1.NewTime(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	t2 := metav1.NewTime(t1.Add(time.Hour))
-	for name, obs := range map[string]observed{
+	for name, obs := range map[string]statusInput{
 		"converged": healthy(),
-		"degraded":  healthy(func(o *observed) { o.ApplyErr = errors.New("boom") }),
-		"pending":   healthy(func(o *observed) { o.Claim = claim(corev1.ClaimPending, "1Gi", "") }),
+		"degraded":  healthy(func(o *statusInput) { o.ApplyErr = errors.New("boom") }),
+		"pending":   healthy(func(o *statusInput) { o.Claim = claim(corev1.ClaimPending, "1Gi", "") }),
 	} {
 		t.Run(name, func(t *testing.T) {
 			db := sample()
@@ -190,7 +190,7 @@ func TestComputeStatusIsStable(t *testing.T) {
 			if !equality.Semantic.DeepEqual(db.Status, again) {
 				t.Errorf("status changed without a change in the world:\n%+v\n%+v", db.Status, again)
 			}
-			if st := computeStatus(db, healthy(func(o *observed) { o.ServiceExists = false }), t2); equality.Semantic.DeepEqual(db.Status, st) {
+			if st := computeStatus(db, healthy(func(o *statusInput) { o.ServiceExists = false }), t2); equality.Semantic.DeepEqual(db.Status, st) {
 				t.Errorf("a real change left the status unchanged")
 			}
 		})
@@ -198,11 +198,11 @@ func TestComputeStatusIsStable(t *testing.T) {
 }
 
 func TestCapacityReported(t *testing.T) {
-	st := computeStatus(sample(), healthy(func(o *observed) { o.Claim = claim(corev1.ClaimBound, "5Gi", "5Gi") }), metav1.Now())
+	st := computeStatus(sample(), healthy(func(o *statusInput) { o.Claim = claim(corev1.ClaimBound, "5Gi", "5Gi") }), metav1.Now())
 	if st.Capacity == nil || st.Capacity.String() != "5Gi" {
 		t.Errorf("capacity = %v", st.Capacity)
 	}
-	if st := computeStatus(sample(), observed{}, metav1.Now()); st.Capacity != nil {
+	if st := computeStatus(sample(), statusInput{}, metav1.Now()); st.Capacity != nil {
 		t.Errorf("capacity without a claim = %v", st.Capacity)
 	}
 }

@@ -23,8 +23,8 @@ import (
 // Deployment mounts, the Deployment, then the Service in front of it. It
 // stops at the first child it may not write (a *reconciler.ConflictError):
 // nothing more is created for a WebApp whose names are taken.
-func (r *Reconciler) ensureChildren(ctx context.Context, cl cluster.Cluster, evs *reconciler.ChildEvents, app *v1alpha1.WebApp) (observed, error) {
-	var obs observed
+func (r *Reconciler) ensureChildren(ctx context.Context, cl cluster.Cluster, evs *reconciler.ChildEvents, app *v1alpha1.WebApp) (statusInput, error) {
+	var obs statusInput
 	if desired := PersistentVolumeClaim(app); desired != nil {
 		key := client.ObjectKey{Namespace: app.Namespace, Name: pvcName(app)}
 		pvc, res, err := reconciler.EnsureChild(ctx, cl, app, reconciler.Child[*corev1.PersistentVolumeClaim, *corev1ac.PersistentVolumeClaimApplyConfiguration]{

@@ -9,7 +9,7 @@ import (
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 
 	"github.com/fleethub/fleethub/api/v1alpha1"
-	"github.com/fleethub/fleethub/pkg/children"
+	"github.com/fleethub/fleethub/pkg/childmeta"
 )
 
 const (
@@ -21,15 +21,15 @@ const (
 )
 
 func selectorLabels(app *v1alpha1.WebApp) map[string]string {
-	return children.SelectorLabels(componentName, app.Name)
+	return childmeta.SelectorLabels(componentName, app.Name)
 }
 
 func childLabels(app *v1alpha1.WebApp) map[string]string {
-	return children.Labels(componentName, app.Name)
+	return childmeta.Labels(componentName, app.Name)
 }
 
 func ownerRef(app *v1alpha1.WebApp) *metav1ac.OwnerReferenceApplyConfiguration {
-	return children.ControllerRef(app, "WebApp")
+	return childmeta.ControllerRef(app, "WebApp")
 }
 
 func port(app *v1alpha1.WebApp) int32 {

@@ -26,8 +26,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/fleethub/fleethub/api/v1alpha1"
+	"github.com/fleethub/fleethub/cmd/manager/app/fleettest"
 	"github.com/fleethub/fleethub/pkg/config"
-	"github.com/fleethub/fleethub/pkg/fleettest"
 	"github.com/fleethub/fleethub/pkg/membersecret"
 )
 
@@ -288,7 +288,7 @@ func TestWebAppDriftAndSpecChanges(t *testing.T) {
 	eventually(t, func() error {
 		d := get(t, "alpha", ns, "api", &appsv1.Deployment{})
 		for _, mf := range d.ManagedFields {
-			if mf.Manager == v1alpha1.FieldManager && mf.FieldsV1 != nil && strings.Contains(string(mf.FieldsV1.Raw), `"f:replicas"`) {
+			if mf.Manager == v1alpha1.FieldManager && mf.FieldsV1 != nil && strings.Contains(mf.FieldsV1.GetRawString(), `"f:replicas"`) {
 				return fmt.Errorf("fleethub still owns spec.replicas")
 			}
 		}
@@ -372,11 +372,11 @@ func TestWebAppDeletion(t *testing.T) {
 	fleettest.Must(t, c.Delete(ctx, app))
 	eventually(t, func() error {
 		if err := c.Get(ctx, client.ObjectKeyFromObject(app), &v1alpha1.WebApp{}); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("WebApp still there: %v", err)
+			return fmt.Errorf("WebApp still there: %w", err)
 		}
 		for _, obj := range []client.Object{&appsv1.Deployment{}, &corev1.Service{}} {
 			if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "gone"}, obj); !apierrors.IsNotFound(err) {
-				return fmt.Errorf("%T still there: %v", obj, err)
+				return fmt.Errorf("%T still there: %w", obj, err)
 			}
 		}
 		return nil

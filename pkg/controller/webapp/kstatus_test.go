@@ -30,17 +30,17 @@ func TestKStatusVerdicts(t *testing.T) {
 	invalid := apierrors.NewInvalid(schema.GroupKind{Group: "apps", Kind: "Deployment"}, "x", nil)
 	tests := []struct {
 		name     string
-		obs      observed
+		obs      statusInput
 		progress reconciler.Progress
 		verdict  status.Status
 	}{
-		{"available", observed{Deployment: dep(2, 2, 2, 2, 2), ServiceExists: true}, reconciler.Done, status.CurrentStatus},
-		{"no deployment yet", observed{}, reconciler.Reconciling, status.InProgressStatus},
-		{"rolling out", observed{Deployment: dep(2, 2, 2, 1, 1), ServiceExists: true}, reconciler.Reconciling, status.InProgressStatus},
-		{"transient apply error", observed{Deployment: dep(2, 2, 2, 2, 2), ServiceExists: true, ApplyErr: errors.New("timeout")}, reconciler.Reconciling, status.InProgressStatus},
-		{"child conflict", observed{Conflict: &reconciler.ConflictError{Kind: "Service", Name: "a", Holder: "Service owner"}}, reconciler.Stalled, status.FailedStatus},
-		{"spec refused by the member", observed{ApplyErr: invalid}, reconciler.Stalled, status.FailedStatus},
-		{"rollout past its deadline", observed{ServiceExists: true, Deployment: dep(2, 2, 2, 1, 1, appsv1.DeploymentCondition{
+		{"available", statusInput{Deployment: dep(2, 2, 2, 2, 2), ServiceExists: true}, reconciler.Done, status.CurrentStatus},
+		{"no deployment yet", statusInput{}, reconciler.Reconciling, status.InProgressStatus},
+		{"rolling out", statusInput{Deployment: dep(2, 2, 2, 1, 1), ServiceExists: true}, reconciler.Reconciling, status.InProgressStatus},
+		{"transient apply error", statusInput{Deployment: dep(2, 2, 2, 2, 2), ServiceExists: true, ApplyErr: errors.New("timeout")}, reconciler.Reconciling, status.InProgressStatus},
+		{"child conflict", statusInput{Conflict: &reconciler.ConflictError{Kind: "Service", Name: "a", Holder: "Service owner"}}, reconciler.Stalled, status.FailedStatus},
+		{"spec refused by the member", statusInput{ApplyErr: invalid}, reconciler.Stalled, status.FailedStatus},
+		{"rollout past its deadline", statusInput{ServiceExists: true, Deployment: dep(2, 2, 2, 1, 1, appsv1.DeploymentCondition{
 			Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse, Reason: "ProgressDeadlineExceeded"})}, reconciler.Stalled, status.FailedStatus},
 	}
 	for _, tc := range tests {
@@ -57,7 +57,7 @@ func TestKStatusVerdicts(t *testing.T) {
 	}
 	// A spec the hub has not seen yet is InProgress whatever the conditions say.
 	app := sample(two)
-	app.Status = computeStatus(app, observed{Deployment: dep(2, 2, 2, 2, 2), ServiceExists: true}, metav1.NewTime(time.Unix(100, 0)))
+	app.Status = computeStatus(app, statusInput{Deployment: dep(2, 2, 2, 2, 2), ServiceExists: true}, metav1.NewTime(time.Unix(100, 0)))
 	app.Generation++
 	if got := reconcilertest.KStatus(t, scheme, app); got.Status != status.InProgressStatus {
 		t.Errorf("kstatus of an unobserved generation = %s", got.Status)

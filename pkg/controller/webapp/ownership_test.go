@@ -18,7 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/fleethub/fleethub/api/v1alpha1"
-	"github.com/fleethub/fleethub/pkg/fleettest"
+	"github.com/fleethub/fleethub/cmd/manager/app/fleettest"
 )
 
 // Objects another tool made, unlabelled, under the names a WebApp's children
@@ -116,7 +116,7 @@ func TestForeignObjectsAreNeverTaken(t *testing.T) {
 	eventually(t, func() error {
 		for name := range foreign {
 			if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &v1alpha1.WebApp{}); !apierrors.IsNotFound(err) {
-				return fmt.Errorf("WebApp %s still there: %v", name, err)
+				return fmt.Errorf("WebApp %s still there: %w", name, err)
 			}
 		}
 		return nil

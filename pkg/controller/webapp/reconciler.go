@@ -23,7 +23,6 @@ import (
 	"github.com/fleethub/fleethub/pkg/finalizer"
 	"github.com/fleethub/fleethub/pkg/logging"
 	"github.com/fleethub/fleethub/pkg/metrics"
-	"github.com/fleethub/fleethub/pkg/observe"
 	"github.com/fleethub/fleethub/pkg/reconciler"
 	"github.com/fleethub/fleethub/pkg/tracing"
 )
@@ -61,7 +60,7 @@ func (r *Reconciler) SetupWithManager(mgr mcmanager.Manager, opts controller.Typ
 
 // Reconcile brings one WebApp's children in line with its spec and reports status.
 func (r *Reconciler) Reconcile(ctx context.Context, req mcreconcile.Request) (res ctrl.Result, err error) {
-	ctx, done := observe.Reconcile(ctx, "WebApp", req)
+	ctx, done := reconciler.Instrument(ctx, "WebApp", req)
 	defer func() { done(res, err) }()
 	cluster := req.ClusterName.String()
 	cl, err := r.Manager.GetCluster(ctx, req.ClusterName)
@@ -72,12 +71,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req mcreconcile.Request) (re
 	rec := cl.GetEventRecorder("fleethub")
 
 	app := &v1alpha1.WebApp{}
-	_, span := observe.Phase(ctx, "get")
+	_, span := tracing.Start(ctx, "get")
 	err = c.Get(ctx, req.NamespacedName, app)
 	tracing.End(span, client.IgnoreNotFound(err))
 	if err != nil {
 		if apierrors.IsNotFound(err) {
-			metrics.Forget(cluster, "WebApp", req.String())
+			metrics.ForgetObject(cluster, "WebApp", req.String())
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -85,7 +84,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req mcreconcile.Request) (re
 	if !app.DeletionTimestamp.IsZero() {
 		err := r.finalize(ctx, cl, app)
 		if err == nil {
-			metrics.Forget(cluster, "WebApp", req.String())
+			metrics.ForgetObject(cluster, "WebApp", req.String())
 		}
 		return ctrl.Result{}, err
 	}
@@ -94,7 +93,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req mcreconcile.Request) (re
 		return ctrl.Result{}, err
 	}
 
-	cctx, span := observe.Phase(ctx, "children")
+	cctx, span := tracing.Start(ctx, "children")
 	evs := reconciler.NewChildEvents(rec, app)
 	obs, applyErr := r.ensureChildren(cctx, cl, evs, app)
 	evs.Flush()
@@ -110,8 +109,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req mcreconcile.Request) (re
 
 	orig := app.DeepCopy()
 	app.Status = computeStatus(app, obs, metav1.Now())
-	metrics.Observe(cluster, "WebApp", req.String(), readyStatus(app.Status.Conditions) == metav1.ConditionTrue)
-	sctx, span := observe.Phase(ctx, "status")
+	metrics.RecordObject(cluster, "WebApp", req.String(), readyStatus(app.Status.Conditions) == metav1.ConditionTrue)
+	sctx, span := tracing.Start(ctx, "status")
 	wrote, statusErr := reconciler.PatchStatus(sctx, c, orig, app)
 	tracing.End(span, statusErr)
 	if wrote {

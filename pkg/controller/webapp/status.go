@@ -12,8 +12,8 @@ import (
 	"github.com/fleethub/fleethub/pkg/reconciler"
 )
 
-// observed is what one reconcile saw of a WebApp's children.
-type observed struct {
+// statusInput is what one reconcile saw of a WebApp's children.
+type statusInput struct {
 	// Deployment as last read from the member (nil when it does not exist).
 	Deployment *appsv1.Deployment
 	// ServiceExists is true once the Service is there.
@@ -29,7 +29,7 @@ type observed struct {
 
 // computeStatus derives the WebApp's status from what was observed. It is pure:
 // the same inputs give the same status, so an unchanged world writes nothing.
-func computeStatus(app *v1alpha1.WebApp, obs observed, now metav1.Time) v1alpha1.WebAppStatus {
+func computeStatus(app *v1alpha1.WebApp, obs statusInput, now metav1.Time) v1alpha1.WebAppStatus {
 	st := *app.Status.DeepCopy()
 	gen := app.Generation
 	st.ObservedGeneration = gen
@@ -102,7 +102,7 @@ func computeStatus(app *v1alpha1.WebApp, obs observed, now metav1.Time) v1alpha1
 // get further without someone else's change (a name held by another object,
 // a spec the member refuses, a rollout past its deadline), Reconciling while
 // Ready is not yet True, else Done.
-func progress(obs observed, rolloutStalled bool, ready metav1.Condition) (reconciler.Progress, string) {
+func progress(obs statusInput, rolloutStalled bool, ready metav1.Condition) (reconciler.Progress, string) {
 	switch {
 	case obs.Conflict != nil:
 		return reconciler.Stalled, v1alpha1.ReasonChildConflict
@@ -116,7 +116,7 @@ func progress(obs observed, rolloutStalled bool, ready metav1.Condition) (reconc
 	return reconciler.Done, ""
 }
 
-func readyCondition(app *v1alpha1.WebApp, conds []metav1.Condition, obs observed) metav1.Condition {
+func readyCondition(app *v1alpha1.WebApp, conds []metav1.Condition, obs statusInput) metav1.Condition {
 	find := func(t string) metav1.Condition { return conditions.Find(conds, t) }
 	if d := find(v1alpha1.ConditionDegraded); d.Status == metav1.ConditionTrue {
 		return conditions.False(v1alpha1.ConditionReady, d.Reason, d.Message)

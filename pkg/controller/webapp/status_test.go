@@ -31,35 +31,35 @@ func TestComputeStatus(t *testing.T) {
 	tests := []struct {
 		name      string
 		app       *v1alpha1.WebApp
-		obs       observed
+		obs       statusInput
 		ready     metav1.ConditionStatus
 		reason    string
 		available int32
 		progress  metav1.ConditionStatus
 		degraded  metav1.ConditionStatus
 	}{
-		{"no deployment yet", sample(two), observed{ServiceExists: true},
+		{"no deployment yet", sample(two), statusInput{ServiceExists: true},
 			metav1.ConditionFalse, v1alpha1.ReasonDeploymentMissing, 0, metav1.ConditionTrue, metav1.ConditionFalse},
-		{"rolling out", sample(two), observed{Deployment: dep(2, 2, 2, 1, 1), ServiceExists: true},
+		{"rolling out", sample(two), statusInput{Deployment: dep(2, 2, 2, 1, 1), ServiceExists: true},
 			metav1.ConditionFalse, v1alpha1.ReasonReplicasUnavailable, 1, metav1.ConditionTrue, metav1.ConditionFalse},
-		{"deployment controller behind", sample(two), observed{Deployment: dep(3, 2, 2, 2, 2), ServiceExists: true},
+		{"deployment controller behind", sample(two), statusInput{Deployment: dep(3, 2, 2, 2, 2), ServiceExists: true},
 			metav1.ConditionFalse, v1alpha1.ReasonReplicasUnavailable, 2, metav1.ConditionTrue, metav1.ConditionFalse},
-		{"available", sample(two), observed{Deployment: dep(2, 2, 2, 2, 2), ServiceExists: true},
+		{"available", sample(two), statusInput{Deployment: dep(2, 2, 2, 2, 2), ServiceExists: true},
 			metav1.ConditionTrue, v1alpha1.ReasonAvailable, 2, metav1.ConditionFalse, metav1.ConditionFalse},
-		{"available but service missing", sample(two), observed{Deployment: dep(2, 2, 2, 2, 2)},
+		{"available but service missing", sample(two), statusInput{Deployment: dep(2, 2, 2, 2, 2)},
 			metav1.ConditionFalse, v1alpha1.ReasonReconciling, 2, metav1.ConditionFalse, metav1.ConditionFalse},
-		{"scaled to zero", sample(func(a *v1alpha1.WebApp) { a.Spec.Replicas = ptr(int32(0)) }), observed{Deployment: dep(2, 2, 0, 0, 0), ServiceExists: true},
+		{"scaled to zero", sample(func(a *v1alpha1.WebApp) { a.Spec.Replicas = ptr(int32(0)) }), statusInput{Deployment: dep(2, 2, 0, 0, 0), ServiceExists: true},
 			metav1.ConditionTrue, v1alpha1.ReasonScaledToZero, 0, metav1.ConditionFalse, metav1.ConditionFalse},
-		{"replicas left to an HPA follow the deployment", sample(), observed{Deployment: dep(2, 2, 5, 5, 5), ServiceExists: true},
+		{"replicas left to an HPA follow the deployment", sample(), statusInput{Deployment: dep(2, 2, 5, 5, 5), ServiceExists: true},
 			metav1.ConditionTrue, v1alpha1.ReasonAvailable, 5, metav1.ConditionFalse, metav1.ConditionFalse},
-		{"apply failed", sample(two), observed{Deployment: dep(2, 2, 2, 2, 2), ServiceExists: true, ApplyErr: errors.New("boom")},
+		{"apply failed", sample(two), statusInput{Deployment: dep(2, 2, 2, 2, 2), ServiceExists: true, ApplyErr: errors.New("boom")},
 			metav1.ConditionFalse, v1alpha1.ReasonApplyFailed, 2, metav1.ConditionFalse, metav1.ConditionTrue},
-		{"rollout stalled", sample(two), observed{ServiceExists: true, Deployment: dep(2, 2, 2, 1, 1, appsv1.DeploymentCondition{
+		{"rollout stalled", sample(two), statusInput{ServiceExists: true, Deployment: dep(2, 2, 2, 1, 1, appsv1.DeploymentCondition{
 			Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse, Reason: "ProgressDeadlineExceeded", Message: "took too long"})},
 			metav1.ConditionFalse, v1alpha1.ReasonRolloutStalled, 1, metav1.ConditionFalse, metav1.ConditionTrue},
 		{"claim pending while pods unavailable", sample(two, func(a *v1alpha1.WebApp) {
 			a.Spec.Storage = &v1alpha1.StorageSpec{Size: resource.MustParse("1Gi")}
-		}), observed{Deployment: dep(2, 2, 2, 2, 0), ServiceExists: true, PVCPhase: corev1.ClaimPending},
+		}), statusInput{Deployment: dep(2, 2, 2, 2, 0), ServiceExists: true, PVCPhase: corev1.ClaimPending},
 			metav1.ConditionFalse, v1alpha1.ReasonReconciling, 0, metav1.ConditionTrue, metav1.ConditionFalse},
 	}
 	for _, tc := range tests {
@@ -94,7 +94,7 @@ func TestComputeStatus(t *testing.T) {
 // every resync would write it.
 func TestComputeStatusIsStable(t *testing.T) {
 	app := sample(func(a *v1alpha1.WebApp) { a.Spec.Replicas = ptr(int32(2)) })
-	obs := observed{Deployment: dep(2, 2, 2, 2, 2), ServiceExists: true}
+	obs := statusInput{Deployment: dep(2, 2, 2, 2, 2), ServiceExists: true}
 	app.Status = computeStatus(app, obs, metav1.NewTime(time.Unix(100, 0)))
 	again := computeStatus(app, obs, metav1.NewTime(time.Unix(200, 0)))
 	for i, c := range again.Conditions {

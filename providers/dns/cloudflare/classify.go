@@ -38,7 +38,7 @@ func classify(op string, err error, info *callInfo) error {
 	if err == nil {
 		if successFalse {
 			return &dns.Error{Kind: dns.KindTransient, Op: op, Code: code,
-				Err: fmt.Errorf("Cloudflare answered HTTP 200 with success:false: %s", strings.Join(messages, "; "))}
+				Err: fmt.Errorf("Cloudflare answered HTTP 200 with success:false: %s", strings.Join(messages, "; "))} //nolint:staticcheck // ST1005: starts with the proper noun Cloudflare
 		}
 		return nil
 	}

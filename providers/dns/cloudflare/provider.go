@@ -238,7 +238,7 @@ func (p *Provider) client(ctx context.Context, op string) (api *cf.API, gen uint
 			wait := p.blockedUntil.Sub(now)
 			p.mu.Unlock()
 			return nil, 0, false, &dns.Error{Kind: dns.KindRateLimited, Op: op, RetryAfter: wait,
-				Err: fmt.Errorf("Cloudflare rate limit: not calling for another %s", wait.Round(time.Second))}
+				Err: fmt.Errorf("Cloudflare rate limit: not calling for another %s", wait.Round(time.Second))} //nolint:staticcheck // ST1005: starts with the proper noun Cloudflare
 		case p.authErr != nil && now.Sub(p.authFailedAt) < p.opts.AuthRecheck:
 			authErr := p.authErr
 			p.mu.Unlock()

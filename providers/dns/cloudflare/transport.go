@@ -74,7 +74,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp, err := t.base.RoundTrip(req)
 	if err != nil {
-		dns.ObserveCall(ctx, info.op, info.shared, err)
+		dns.CountAPICall(ctx, info.op, info.shared, err)
 		return nil, err
 	}
 	// Read the whole body here: cloudflare-go leaves the body of a 429 or
@@ -82,7 +82,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	body, rerr := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
 	if rerr != nil {
-		dns.ObserveCall(ctx, info.op, info.shared, rerr)
+		dns.CountAPICall(ctx, info.op, info.shared, rerr)
 		return nil, rerr
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))
@@ -111,7 +111,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if resp.StatusCode >= 400 || successFalse {
 		callErr = errors.New(resp.Status)
 	}
-	dns.ObserveCall(ctx, info.op, info.shared, callErr)
+	dns.CountAPICall(ctx, info.op, info.shared, callErr)
 	return resp, nil
 }
 

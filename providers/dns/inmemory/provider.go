@@ -95,10 +95,10 @@ func (p *Provider) begin(ctx context.Context, op string, shared bool) error {
 	p.calls[op]++
 	if q := p.faults[op]; len(q) > 0 {
 		p.faults[op] = q[1:]
-		dns.ObserveCall(ctx, op, shared, q[0])
+		dns.CountAPICall(ctx, op, shared, q[0])
 		return q[0]
 	}
-	dns.ObserveCall(ctx, op, shared, nil)
+	dns.CountAPICall(ctx, op, shared, nil)
 	return nil
 }
 

@@ -1,4 +1,4 @@
-package hub
+package membercache
 
 import (
 	"context"
@@ -67,7 +67,7 @@ func TestKeepInCache(t *testing.T) {
 func TestStubTransformDropsContent(t *testing.T) {
 	hostile := labelled(&corev1.Secret{Data: map[string][]byte{"blob": []byte(strings.Repeat("x", 1<<20))}}).(*corev1.Secret)
 	hostile.Annotations = map[string]string{"big": strings.Repeat("y", 100<<10)}
-	out, err := stubTransform(hostile)
+	out, err := Transform(hostile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func TestStubTransformDropsContent(t *testing.T) {
 		t.Fatalf("stub lost its identity: %+v", stub.ObjectMeta)
 	}
 	owned := labelled(&corev1.Secret{Data: map[string][]byte{"password": []byte("p")}}, ref(v1alpha1.GroupVersion.String(), "SimpleDB", true))
-	if out, _ := stubTransform(owned); out != owned {
+	if out, _ := Transform(owned); out != owned {
 		t.Fatal("a controlled child was changed")
 	}
 }
@@ -111,7 +111,7 @@ func (f fakeCache) List(_ context.Context, list client.ObjectList, _ ...client.L
 func TestStubsReadAsAbsent(t *testing.T) {
 	ours := labelled(&corev1.Secret{}, ref(v1alpha1.GroupVersion.String(), "SimpleDB", true))
 	ours.SetName("ours")
-	stub, _ := stubTransform(labelled(&corev1.Secret{}))
+	stub, _ := Transform(labelled(&corev1.Secret{}))
 	c := stubHidingCache{Cache: fakeCache{objs: []client.Object{ours, stub.(client.Object)}}}
 	ctx := context.Background()
 

@@ -1,4 +1,4 @@
-package hub_test
+package app_test
 
 // --pprof-bind-address, from the command line to a running manager: with the
 // flag the net/http/pprof endpoints answer on that address; without it (the
@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleethub/fleethub/cmd/manager/app/fleettest"
 	"github.com/fleethub/fleethub/pkg/config"
-	"github.com/fleethub/fleethub/pkg/fleettest"
 )
 
 func TestPprofBindAddress(t *testing.T) {

@@ -1,6 +1,6 @@
 // Package fleettest runs a fleet in one test process: a hub and any number of
 // member clusters, each a real kube-apiserver and etcd (envtest), and the real
-// hub manager from pkg/hub. Members are registered the way users do it, by
+// hub manager from cmd/manager/app. Members are registered the way users do it, by
 // creating a kubeconfig Secret on the hub.
 package fleettest
 
@@ -30,8 +30,8 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	mcmanager "sigs.k8s.io/multicluster-runtime/pkg/manager"
 
+	"github.com/fleethub/fleethub/cmd/manager/app"
 	"github.com/fleethub/fleethub/pkg/config"
-	"github.com/fleethub/fleethub/pkg/hub"
 	"github.com/fleethub/fleethub/pkg/logging"
 	"github.com/fleethub/fleethub/pkg/membersecret"
 	"github.com/fleethub/fleethub/providers/kubeconfig"
@@ -118,7 +118,7 @@ func startCluster(name string, env *envtest.Environment) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := client.New(cfg, client.Options{Scheme: hub.Scheme()})
+	c, err := client.New(cfg, client.Options{Scheme: app.Scheme()})
 	if err != nil {
 		_ = env.Stop()
 		return nil, err
@@ -238,7 +238,7 @@ type Manager struct {
 // StartManager runs the real hub manager against the fleet's hub, counting
 // every request it sends to members.
 func (f *Fleet) StartManager(cfg config.Config) (*Manager, error) {
-	mgr, prov, err := hub.New(f.Hub.Config, cfg, hub.Options{
+	mgr, prov, err := app.New(f.Hub.Config, cfg, app.Options{
 		MemberRESTConfig: func(name string, rc *rest.Config) {
 			rc.Wrap(func(rt http.RoundTripper) http.RoundTripper { return f.Requests.wrap(name, rt) })
 		},

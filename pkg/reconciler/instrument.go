@@ -1,6 +1,7 @@
-// Package observe instruments one reconcile: a trace span carrying the member
+package reconciler
+
+// Instrumentation of one reconcile: a trace span carrying the member
 // cluster, namespace and name, and the per-cluster reconcile metrics.
-package observe
 
 import (
 	"context"
@@ -8,7 +9,6 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/trace"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/multicluster-runtime/pkg/multicluster"
 	mcreconcile "sigs.k8s.io/multicluster-runtime/pkg/reconcile"
@@ -17,12 +17,16 @@ import (
 	"github.com/fleethub/fleethub/pkg/tracing"
 )
 
-// Reconcile starts the reconcile span of kind for req. Call the returned
-// function with the reconcile's outcome when it ends:
+// Instrument starts the reconcile span of kind for req. Call the returned
+// function with the reconcile's outcome when it ends; it ends the span and
+// counts the reconcile and its latency:
 //
-//	ctx, done := observe.Reconcile(ctx, "WebApp", req)
+//	ctx, done := reconciler.Instrument(ctx, "WebApp", req)
 //	defer func() { done(res, err) }()
-func Reconcile(ctx context.Context, kind string, req mcreconcile.Request) (context.Context, func(ctrl.Result, error)) {
+//
+// Phases of the reconcile (get, children, status, a DNS API call) are child
+// spans: tracing.Start, ended with tracing.End.
+func Instrument(ctx context.Context, kind string, req mcreconcile.Request) (context.Context, func(ctrl.Result, error)) {
 	start := time.Now()
 	cluster := req.ClusterName.String()
 	ctx, span := tracing.Start(ctx, "Reconcile "+kind,
@@ -42,12 +46,6 @@ func Reconcile(ctx context.Context, kind string, req mcreconcile.Request) (conte
 		}
 		span.SetAttributes(attribute.String("fleethub.result", result))
 		tracing.End(span, err)
-		metrics.ObserveReconcile(cluster, kind, result, time.Since(start).Seconds())
+		metrics.RecordReconcile(cluster, kind, result, time.Since(start).Seconds())
 	}
-}
-
-// Phase starts a child span for one phase of a reconcile (get, children,
-// status, a DNS API call). End it with tracing.End(span, err).
-func Phase(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
-	return tracing.Start(ctx, name, attrs...)
 }

@@ -1,4 +1,4 @@
-package hub
+package app
 
 import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
@@ -9,6 +9,7 @@ import (
 	"github.com/fleethub/fleethub/pkg/config"
 	"github.com/fleethub/fleethub/pkg/controller/domainmanager"
 	"github.com/fleethub/fleethub/pkg/dns"
+	"github.com/fleethub/fleethub/pkg/memberleft"
 	"github.com/fleethub/fleethub/providers/dns/cloudflare"
 	"github.com/fleethub/fleethub/providers/dns/inmemory"
 )
@@ -43,7 +44,7 @@ func NewDNSProvider(cfg config.Config) dns.Provider {
 }
 
 // setupDomainManager wires the DomainManager controller and its provider.
-func setupDomainManager(mgr mcmanager.Manager, cfg config.Config, provider dns.Provider, ctrlOpts controller.TypedOptions[mcreconcile.Request], engage mcbuilder.EngageOptions) error {
+func setupDomainManager(mgr mcmanager.Manager, cfg config.Config, provider dns.Provider, ctrlOpts controller.TypedOptions[mcreconcile.Request], engage mcbuilder.EngageOptions, left *memberleft.Hooks) error {
 	d := cfg.DNS.WithDefaults()
 	return (&domainmanager.Reconciler{
 		Provider:               provider,
@@ -55,5 +56,6 @@ func setupDomainManager(mgr mcmanager.Manager, cfg config.Config, provider dns.P
 		ClaimGracePeriod:       d.ClaimGracePeriod,
 		ResyncInterval:         cfg.ResyncInterval,
 		RateLimitBackoff:       d.RateLimitBackoff,
+		MemberLeft:             left,
 	}).SetupWithManager(mgr, ctrlOpts, engage)
 }

@@ -1,4 +1,8 @@
-package hub
+// Package membercache shapes the hub's cache of one member cluster so that it
+// holds in full only what a fleethub CR controls (see below). The composition
+// root (cmd/manager/app) chooses which kinds are cached and plugs Transform
+// and New into each member cluster.
+package membercache
 
 import (
 	"context"
@@ -64,9 +68,9 @@ func keepInCache(obj client.Object) bool {
 	return controlledByFleethub(obj) || retainedClaim(obj)
 }
 
-// stubTransform is the child caches' transform: objects fleethub does not
+// Transform is the child caches' transform: objects fleethub does not
 // control become stubs; the others keep only fleethub's managedFields.
-func stubTransform(in any) (any, error) {
+func Transform(in any) (any, error) {
 	obj, ok := in.(client.Object)
 	if !ok {
 		return in, nil
@@ -133,12 +137,21 @@ func (c stubHidingCache) List(ctx context.Context, list client.ObjectList, opts 
 	return meta.SetList(list, kept)
 }
 
-// newMemberCache is a member cluster's NewCache: the usual cache, reading
-// stubs as absent.
-func newMemberCache(cfg *rest.Config, opts cache.Options) (cache.Cache, error) {
+// New is a member cluster's NewCache: the usual cache, reading stubs as
+// absent.
+func New(cfg *rest.Config, opts cache.Options) (cache.Cache, error) {
 	c, err := cache.New(cfg, opts)
 	if err != nil {
 		return nil, err
 	}
 	return stubHidingCache{Cache: c}, nil
+}
+
+// Unwrap returns the cache under the stub hiding, to look at what the hub
+// actually holds (tests, diagnostics).
+func Unwrap(c cache.Cache) cache.Cache {
+	if s, ok := c.(stubHidingCache); ok {
+		return s.Cache
+	}
+	return c
 }

@@ -1,10 +1,7 @@
-// Package hub assembles the fleethub manager: the multicluster manager on the
-// hub cluster, the kubeconfig provider that engages members, and one
-// controller per kind. cmd/manager and the integration tests share it, so the
-// tests run exactly what ships.
-package hub
+package app
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -33,7 +30,10 @@ import (
 	"github.com/fleethub/fleethub/pkg/config"
 	"github.com/fleethub/fleethub/pkg/controller/simpledb"
 	"github.com/fleethub/fleethub/pkg/controller/webapp"
+	"github.com/fleethub/fleethub/pkg/crds"
 	"github.com/fleethub/fleethub/pkg/fairqueue"
+	"github.com/fleethub/fleethub/pkg/membercache"
+	"github.com/fleethub/fleethub/pkg/memberleft"
 	"github.com/fleethub/fleethub/pkg/metrics"
 	"github.com/fleethub/fleethub/pkg/shard"
 	"github.com/fleethub/fleethub/providers/kubeconfig"
@@ -79,9 +79,9 @@ func ManagedSelector() labels.Selector {
 // MemberCacheOptions keep a member's cache to what fleethub manages: its own
 // CRs, and children carrying the managed-by label. A member with thousands of
 // unrelated Deployments or Secrets costs the hub nothing, and labelled objects
-// no fleethub CR controls are only stubs (membercache.go).
+// no fleethub CR controls are only stubs (pkg/membercache).
 func MemberCacheOptions() cache.Options {
-	managed := cache.ByObject{Label: ManagedSelector(), Transform: stubTransform}
+	managed := cache.ByObject{Label: ManagedSelector(), Transform: membercache.Transform}
 	return cache.Options{
 		ByObject: map[client.Object]cache.ByObject{
 			&appsv1.Deployment{}:            managed,
@@ -137,12 +137,16 @@ func New(hubCfg *rest.Config, cfg config.Config, opts Options) (mcmanager.Manage
 	// every rollout and leader handover — for the whole grace period.
 	noPriorityQueue := false
 	ctrlOpts := controllerOptions(cfg, &opts.SkipControllerNameValidation)
+	// The one "member left" signal: the provider reports a removed member,
+	// and every per-member structure drops its state from this hook.
+	left := &memberleft.Hooks{}
+	left.Add(metrics.ForgetCluster)
 	kinds := []kind{
 		{resource: "webapps", kind: "WebApp", informers: []client.Object{&v1alpha1.WebApp{}, &appsv1.Deployment{}, &corev1.Service{}, &corev1.PersistentVolumeClaim{}}, setup: func(engage mcbuilder.EngageOptions) error {
 			return (&webapp.Reconciler{Manager: mgr, ResyncInterval: cfg.ResyncInterval}).SetupWithManager(mgr, ctrlOpts, engage)
 		}},
 		{resource: "domainmanagers", kind: "DomainManager", informers: []client.Object{&v1alpha1.DomainManager{}}, setup: func(engage mcbuilder.EngageOptions) error {
-			return setupDomainManager(mgr, cfg, dnsProvider, ctrlOpts, engage)
+			return setupDomainManager(mgr, cfg, dnsProvider, ctrlOpts, engage, left)
 		}},
 		{resource: "simpledbs", kind: "SimpleDB", informers: []client.Object{&v1alpha1.SimpleDB{}, &corev1.Secret{}, &corev1.PersistentVolumeClaim{}, &appsv1.Deployment{}, &corev1.Service{}}, setup: func(engage mcbuilder.EngageOptions) error {
 			return (&simpledb.Reconciler{Manager: mgr, ResyncInterval: cfg.ResyncInterval, ImageRepository: cfg.PostgresImageRepository}).SetupWithManager(mgr, ctrlOpts, engage)
@@ -207,16 +211,16 @@ func New(hubCfg *rest.Config, cfg config.Config, opts Options) (mcmanager.Manage
 		ClusterOptions: []cluster.Option{func(o *cluster.Options) {
 			o.Scheme = scheme
 			o.Cache = MemberCacheOptions()
-			o.NewCache = newMemberCache
+			o.NewCache = membercache.New
 		}},
 		RESTConfig:         opts.MemberRESTConfig,
 		SkipNameValidation: opts.SkipControllerNameValidation,
-		OnRemove:           metrics.ForgetCluster,
+		OnRemove:           left.Left,
 		ReplicaID:          replica,
 		Owns:               owns,
 	})
 	if cfg.InstallCRDs {
-		provider.InstallCRDs(InstallCRDs)
+		provider.InstallCRDs(installCRDs)
 	}
 
 	renew := 10 * time.Second
@@ -266,4 +270,11 @@ func New(hubCfg *rest.Config, cfg config.Config, opts Options) (mcmanager.Manage
 		}
 	}
 	return mgr, provider, nil
+}
+
+// installCRDs is the provider's CRD installer for members that lack one of
+// fleethub's CRDs (--install-crds). The member identity needs
+// deploy/member/crd-installer.yaml for it.
+func installCRDs(ctx context.Context, cfg *rest.Config) error {
+	return crds.Install(ctx, cfg, crds.Options{FieldManager: v1alpha1.FieldManager})
 }

@@ -1,6 +1,6 @@
-// Package children holds what fleethub puts on every child object it creates
+// Package childmeta is the metadata fleethub puts on every child object it creates
 // for a CR: the recommended labels and the controller owner reference.
-package children
+package childmeta
 
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"

@@ -1,4 +1,4 @@
-package hub_test
+package app_test
 
 import (
 	"context"
@@ -17,8 +17,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/fleethub/fleethub/api/v1alpha1"
-	"github.com/fleethub/fleethub/pkg/fleettest"
-	"github.com/fleethub/fleethub/pkg/hub"
+	"github.com/fleethub/fleethub/cmd/manager/app"
+	"github.com/fleethub/fleethub/cmd/manager/app/fleettest"
+	"github.com/fleethub/fleethub/pkg/membercache"
 )
 
 // slowTransport delays every request to a member, like a slow apiserver or a
@@ -49,7 +50,7 @@ func startHub(t *testing.T) (*fleettest.Fleet, *fleettest.Manager) {
 	t.Cleanup(f.Stop)
 	cfg := fleettest.TestConfig()
 	cfg.ResyncInterval = 10 * time.Minute // no resync traffic in the backlog
-	mgr, prov, err := hub.New(f.Hub.Config, cfg, hub.Options{
+	mgr, prov, err := app.New(f.Hub.Config, cfg, app.Options{
 		MemberRESTConfig: func(name string, rc *rest.Config) {
 			if name == "slow" {
 				rc.Wrap(func(rt http.RoundTripper) http.RoundTripper {
@@ -163,7 +164,7 @@ func TestMembersShareWorkersAndCachesHoldOnlyOurs(t *testing.T) {
 		fleettest.Must(t, quick.Create(ctx, hostile))
 		cl, err := m.Manager.GetCluster(ctx, "quick")
 		fleettest.Must(t, err)
-		raw := hub.RawCache(cl.GetCache())
+		raw := membercache.Unwrap(cl.GetCache())
 		fleettest.Must(t, fleettest.Eventually(ctx, time.Minute, func() error {
 			var s corev1.Secret
 			if err := raw.Get(ctx, client.ObjectKeyFromObject(hostile), &s); err != nil {
