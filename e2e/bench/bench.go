@@ -32,6 +32,9 @@ import (
 
 // Options size the benchmark. Every field is a flag (see Flags).
 type Options struct {
+	// Replicas above 1 run that many sharded hub replicas, each its own
+	// process of cmd/manager, instead of one hub in this process.
+	Replicas       int `json:"replicas"`
 	Members        int `json:"members"`
 	WebApps        int `json:"webAppsPerMember"`
 	SimpleDBs      int `json:"simpleDBsPerMember"`
@@ -64,6 +67,7 @@ type Options struct {
 // (about 15 minutes in all).
 func (o *Options) Flags(fs *flag.FlagSet) {
 	root := framework.ModuleRoot()
+	fs.IntVar(&o.Replicas, "replicas", 1, "hub replicas; above 1 each is a process of cmd/manager with --sharding (memory per replica from its /metrics and pprof), 1 runs the hub in this process")
 	fs.IntVar(&o.Members, "members", 3, "member clusters (the last one is registered through a proxy and cut off in the engagement section)")
 	fs.IntVar(&o.WebApps, "webapps", 300, "WebApps per member in the convergence section")
 	fs.IntVar(&o.SimpleDBs, "simpledbs", 300, "SimpleDBs per member in the convergence section (each binds a volume and runs a Deployment)")
@@ -90,6 +94,9 @@ func (o *Options) Flags(fs *flag.FlagSet) {
 // Validate rejects sizes the benchmark cannot run with.
 func (o Options) Validate() error {
 	var errs []error
+	if o.Replicas < 1 {
+		errs = append(errs, errors.New("--replicas must be at least 1"))
+	}
 	if o.Members < 1 {
 		errs = append(errs, errors.New("--members must be at least 1"))
 	}
@@ -132,6 +139,7 @@ type Results struct {
 	DNS         *DNS         `json:"dns,omitempty"`
 	Latency     *Latency     `json:"reconcileLatency,omitempty"`
 	Fairness    *Fairness    `json:"fairness,omitempty"`
+	Sharding    *Sharding    `json:"sharding,omitempty"`
 	Memory      *MemoryStudy `json:"memory,omitempty"`
 	// Notes say what is approximated or what went wrong.
 	Notes []string `json:"notes,omitempty"`
@@ -196,7 +204,15 @@ func Run(ctx context.Context, o Options, progress backend.Progress) (res *Result
 	if err := f.startDNS(ctx); err != nil {
 		return res, err
 	}
-	if err := f.startHub(); err != nil {
+	if o.Replicas > 1 {
+		if f.cfg, err = f.managerConfig(); err != nil {
+			return res, fmt.Errorf("manager configuration: %w", err)
+		}
+		res.Sharding = &Sharding{Replicas: o.Replicas}
+		if err := f.startReplicas(ctx); err != nil {
+			return res, err
+		}
+	} else if err := f.startHub(); err != nil {
 		return res, err
 	}
 	res.ManagerConfig = map[string]string{
@@ -209,7 +225,12 @@ func Run(ctx context.Context, o Options, progress backend.Progress) (res *Result
 		"dnsRequestsPerSecond":    fmt.Sprint(f.cfg.DNS.RequestsPerSecond),
 		"logFile":                 filepath.Join(o.StateDir, "hub.log"),
 	}
-	progress("hub manager runs in this process (log: %s)", filepath.Join(o.StateDir, "hub.log"))
+	if f.processMode() {
+		res.ManagerConfig["logFile"] = filepath.Join(o.StateDir, "hub-N.log")
+		res.ManagerConfig["shardLeaseDuration"] = f.cfg.Sharding.LeaseDuration.String()
+	} else {
+		progress("hub manager runs in this process (log: %s)", filepath.Join(o.StateDir, "hub.log"))
+	}
 
 	steps := []struct {
 		name string
@@ -231,8 +252,25 @@ func Run(ctx context.Context, o Options, progress backend.Progress) (res *Result
 		if err := s.run(ctx, res); err != nil {
 			return res, fmt.Errorf("%s: %w", s.name, err)
 		}
+		if s.name == "engagement" && res.Sharding != nil {
+			res.Sharding.AfterEngagement = f.spread(ctx)
+			progress("  members by replica: %v", res.Sharding.AfterEngagement)
+		}
+	}
+	if res.Sharding != nil {
+		res.Sharding.AtEnd = f.spread(ctx)
+		progress("members by replica at the end: %v", res.Sharding.AtEnd)
 	}
 	return res, nil
+}
+
+// Sharding is how the members were spread over the replicas (--replicas
+// above 1), from the serving replica on each member Secret: right after the
+// first engagement and at the end of the run.
+type Sharding struct {
+	Replicas        int                 `json:"replicas"`
+	AfterEngagement map[string][]string `json:"membersByReplicaAfterEngagement"`
+	AtEnd           map[string][]string `json:"membersByReplicaAtEnd"`
 }
 
 // hubLogging sends the hub manager's logs (controller-runtime and client-go)

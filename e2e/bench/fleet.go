@@ -68,6 +68,14 @@ type fleet struct {
 
 	mgr       mcmanager.Manager
 	provider  *kubeconfig.Provider
+	// replicas are the hub replica processes with --replicas above 1 (then
+	// mgr and provider are nil); hosts maps the servers of the member
+	// kubeconfigs to members, to attribute their client requests.
+	replicas []*replica
+	hosts    map[string]string
+	// baseline is the memory right after engagement, by replica ("" for
+	// the in-process hub).
+	baseline map[string]memPoint
 	mgrCancel context.CancelFunc
 	mgrDone   chan error
 	// shutdown describes a slow stop of the hub manager, for the notes.
@@ -136,6 +144,7 @@ func newFleet(ctx context.Context, opts Options, progress backend.Progress, k8sD
 		requests: NewRequests(),
 		proxies:  map[string]*fleettest.Proxy{},
 		clients:  map[string]client.Client{},
+		hosts:    map[string]string{},
 	}
 	f.fw = &framework.Fleet{
 		Options: framework.Options{
@@ -301,9 +310,9 @@ func (f *fleet) startDNS(ctx context.Context) error {
 	return createIfMissing(ctx, f.hubCl, s)
 }
 
-// managerConfig is the shipped manager's configuration (its flag defaults)
-// with the benchmark's settings and the user's extra manager flags.
-func (f *fleet) managerConfig() (config.Config, error) {
+// managerArgs are the manager flags of the benchmark's hub: the shipped
+// defaults but for the benchmark's settings, then the user's extra flags.
+func (f *fleet) managerArgs() ([]string, error) {
 	args := []string{
 		"--hub-namespace=" + framework.HubNamespace,
 		"--resync-interval=" + f.opts.ResyncInterval.String(),
@@ -318,6 +327,22 @@ func (f *fleet) managerConfig() (config.Config, error) {
 		fmt.Sprintf("--dns-requests-per-second=%g", f.opts.DNSRequestsPerSecond),
 	}
 	args = append(args, strings.Fields(f.opts.ManagerFlags)...)
+	// Checked here, so a bad --manager-flags fails before replicas start.
+	if _, err := config.Parse(args, func(string) string { return "" }, io.Discard); err != nil {
+		return nil, err
+	}
+	return args, nil
+}
+
+// managerConfig is the configuration managerArgs make.
+func (f *fleet) managerConfig() (config.Config, error) {
+	args, err := f.managerArgs()
+	if err != nil {
+		return config.Config{}, err
+	}
+	if f.opts.Replicas > 1 {
+		args = append(args, "--sharding", "--replica-id=hub-1")
+	}
 	return config.Parse(args, func(string) string { return "" }, io.Discard)
 }
 
@@ -419,6 +444,7 @@ func (f *fleet) memberKubeconfig(ctx context.Context, member string, viaProxy bo
 
 // register creates the member's kubeconfig Secret on the hub.
 func (f *fleet) register(ctx context.Context, member string, kc []byte) error {
+	f.rememberHost(member, kc)
 	return framework.PutMemberSecret(ctx, f.hubCl, member, kc)
 }
 
@@ -430,11 +456,11 @@ func (f *fleet) unregister(ctx context.Context, member string) error {
 	}
 	// Gone from the provider, and its metric series dropped (which happens
 	// just after), so a new registration's reconciles count from zero.
-	return backend.Poll(ctx, time.Minute, 20*time.Millisecond, func() error {
-		if _, ok := f.provider.Members()[member]; ok {
+	return backend.Poll(ctx, time.Minute, f.pollEvery(20*time.Millisecond), func() error {
+		if f.knows(ctx, member) {
 			return fmt.Errorf("the hub still knows %s", member)
 		}
-		if n := successfulReconciles(member); n != 0 {
+		if n := f.successfulReconciles(member); n != 0 {
 			return fmt.Errorf("the hub still reports %v reconciles in %s", n, member)
 		}
 		return nil
@@ -449,6 +475,7 @@ func (f *fleet) down(ctx context.Context) error {
 	// A slow or failed stop of the hub is reported in the notes; the
 	// clusters are deleted regardless.
 	_ = f.stopHub()
+	f.stopReplicas()
 	for _, p := range f.proxies {
 		p.Cut()
 	}

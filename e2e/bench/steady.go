@@ -73,17 +73,17 @@ func (f *fleet) steady(ctx context.Context, res *Results) error {
 	}
 	window := time.Duration(o.SteadyIntervals) * o.ResyncInterval
 	f.progress("measuring %d resync intervals (%s)", o.SteadyIntervals, window)
-	before, cpu0, rec0, cf0 := f.requests.Snapshot(), CPUTime(), reconcilesByController(), f.cf.Calls()
+	before, cpu0, rec0, cf0 := f.requestSnapshot(), f.hubCPU(), f.reconcilesByController(), f.cf.Calls()
 	busy0, clusters0 := MachineCPU(), f.clustersCPU()
 	start := time.Now()
 	if err := sleep(ctx, window); err != nil {
 		return err
 	}
 	elapsed := time.Since(start)
-	d := f.requests.Snapshot().Since(before)
-	cpu := CPUTime() - cpu0
+	d := f.requestSnapshot().Since(before)
+	cpu := f.hubCPU() - cpu0
 	busy, clusters := MachineCPU().Since(busy0), f.clustersCPU()-clusters0
-	rec := reconcilesByController()
+	rec := f.reconcilesByController()
 	s := &Steady{
 		ResyncInterval:         Seconds(o.ResyncInterval.Seconds()),
 		Intervals:              o.SteadyIntervals,
@@ -109,9 +109,12 @@ func (f *fleet) steady(ctx context.Context, res *Results) error {
 	s.ClustersCPUSeconds = Seconds(clusters.Seconds())
 	s.RequestsPerInterval = roundTo(float64(d.Total())/float64(o.SteadyIntervals), 1)
 	s.ReadRequests = readList(d)
-	s.Memory = MeasureMemory()
-	if err := writeHeapProfile(filepath.Join(filepath.Dir(o.Output), "heap-steady.pb.gz")); err != nil {
-		return err
+	// In process mode the memory section samples each replica instead.
+	if !f.processMode() {
+		s.Memory = MeasureMemory()
+		if err := writeHeapProfile(filepath.Join(filepath.Dir(o.Output), "heap-steady.pb.gz")); err != nil {
+			return err
+		}
 	}
 	res.Steady = s
 	f.progress("  %d reconciles, %d requests to members (%v), %d writes, hub CPU %.2fs (%.1f%% of a core)",
