@@ -66,8 +66,8 @@ type fleet struct {
 	proxies  map[string]*fleettest.Proxy
 	cfg      config.Config
 
-	mgr       mcmanager.Manager
-	provider  *kubeconfig.Provider
+	mgr      mcmanager.Manager
+	provider *kubeconfig.Provider
 	// replicas are the hub replica processes with --replicas above 1 (then
 	// mgr and provider are nil); hosts maps the servers of the member
 	// kubeconfigs to members, to attribute their client requests.
@@ -75,7 +75,7 @@ type fleet struct {
 	hosts    map[string]string
 	// baseline is the memory right after engagement, by replica ("" for
 	// the in-process hub).
-	baseline map[string]memPoint
+	baseline  map[string]memPoint
 	mgrCancel context.CancelFunc
 	mgrDone   chan error
 	// shutdown describes a slow stop of the hub manager, for the notes.
