@@ -75,9 +75,13 @@ type fleet struct {
 	hosts    map[string]string
 	// baseline is the memory right after engagement, by replica ("" for
 	// the in-process hub).
-	baseline  map[string]memPoint
-	mgrCancel context.CancelFunc
-	mgrDone   chan error
+	baseline map[string]memPoint
+	// The last reading of the replicas' metrics (scrapeAll).
+	scrapeMu     sync.Mutex
+	lastScrape   hubMetrics
+	lastScrapeAt time.Time
+	mgrCancel    context.CancelFunc
+	mgrDone      chan error
 	// shutdown describes a slow stop of the hub manager, for the notes.
 	shutdown string
 }

@@ -99,7 +99,8 @@ func (f *fleet) startReplicas(ctx context.Context) error {
 		r.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 		// Its own process group: a Ctrl-C reaches the benchmark, which then
 		// stops the replicas in order.
-		r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		// A benchmark killed outright takes its replicas with it.
+		r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 		if err := r.cmd.Start(); err != nil {
 			logFile.Close()
 			return fmt.Errorf("starting replica %s: %w", r.id, err)
@@ -218,8 +219,14 @@ func (r *replica) heapProfile(ctx context.Context, path string) error {
 }
 
 // scrapeAll merges every replica's metrics into one reading, as a query
-// summed over the replica label would.
+// summed over the replica label would. Readings are reused for 100ms: the
+// engagement polls ask for them from one goroutine per member.
 func (f *fleet) scrapeAll() hubMetrics {
+	f.scrapeMu.Lock()
+	defer f.scrapeMu.Unlock()
+	if f.lastScrape.families != nil && time.Since(f.lastScrapeAt) < 100*time.Millisecond {
+		return f.lastScrape
+	}
 	out := hubMetrics{families: map[string]*dto.MetricFamily{}}
 	for _, r := range f.replicas {
 		fams, err := r.scrape(context.Background())
@@ -234,6 +241,7 @@ func (f *fleet) scrapeAll() hubMetrics {
 			}
 		}
 	}
+	f.lastScrape, f.lastScrapeAt = out, time.Now()
 	return out
 }
 
