@@ -34,11 +34,14 @@ import (
 type Options struct {
 	// Replicas above 1 run that many sharded hub replicas, each its own
 	// process of cmd/manager, instead of one hub in this process.
-	Replicas       int `json:"replicas"`
-	Members        int `json:"members"`
-	WebApps        int `json:"webAppsPerMember"`
-	SimpleDBs      int `json:"simpleDBsPerMember"`
-	DomainManagers int `json:"domainManagersTotal"`
+	Replicas int `json:"replicas"`
+	// ReplicaProcesses runs even a single hub as a sharded replica process,
+	// so that 1, 2 and 3 replicas are measured alike.
+	ReplicaProcesses bool `json:"replicaProcesses,omitempty"`
+	Members          int  `json:"members"`
+	WebApps          int  `json:"webAppsPerMember"`
+	SimpleDBs        int  `json:"simpleDBsPerMember"`
+	DomainManagers   int  `json:"domainManagersTotal"`
 
 	ResyncInterval  time.Duration `json:"resyncInterval"`
 	SteadyIntervals int           `json:"steadyIntervals"`
@@ -68,6 +71,7 @@ type Options struct {
 func (o *Options) Flags(fs *flag.FlagSet) {
 	root := framework.ModuleRoot()
 	fs.IntVar(&o.Replicas, "replicas", 1, "hub replicas; above 1 each is a process of cmd/manager with --sharding (memory per replica from its /metrics and pprof), 1 runs the hub in this process")
+	fs.BoolVar(&o.ReplicaProcesses, "replica-processes", false, "run the hub as sharded replica processes of cmd/manager also with --replicas 1 (to compare with --replicas 2 and 3 alike)")
 	fs.IntVar(&o.Members, "members", 3, "member clusters (the last one is registered through a proxy and cut off in the engagement section)")
 	fs.IntVar(&o.WebApps, "webapps", 300, "WebApps per member in the convergence section")
 	fs.IntVar(&o.SimpleDBs, "simpledbs", 300, "SimpleDBs per member in the convergence section (each binds a volume and runs a Deployment)")
@@ -114,6 +118,9 @@ func (o Options) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// processes says whether the hub runs as replica processes.
+func (o Options) processes() bool { return o.Replicas > 1 || o.ReplicaProcesses }
 
 // nodes is the number of simulated nodes per member: kwok nodes take 110
 // pods each, and every WebApp and SimpleDB runs one pod.
@@ -204,7 +211,7 @@ func Run(ctx context.Context, o Options, progress backend.Progress) (res *Result
 	if err := f.startDNS(ctx); err != nil {
 		return res, err
 	}
-	if o.Replicas > 1 {
+	if o.processes() {
 		if f.cfg, err = f.managerConfig(); err != nil {
 			return res, fmt.Errorf("manager configuration: %w", err)
 		}

@@ -68,7 +68,7 @@ type fleet struct {
 
 	mgr      mcmanager.Manager
 	provider *kubeconfig.Provider
-	// replicas are the hub replica processes with --replicas above 1 (then
+	// replicas are the hub replica processes (Options.processes; then
 	// mgr and provider are nil); hosts maps the servers of the member
 	// kubeconfigs to members, to attribute their client requests.
 	replicas []*replica
@@ -344,7 +344,7 @@ func (f *fleet) managerConfig() (config.Config, error) {
 	if err != nil {
 		return config.Config{}, err
 	}
-	if f.opts.Replicas > 1 {
+	if f.opts.processes() {
 		args = append(args, "--sharding", "--replica-id=hub-1")
 	}
 	return config.Parse(args, func(string) string { return "" }, io.Discard)

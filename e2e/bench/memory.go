@@ -67,7 +67,7 @@ type MemorySample struct {
 	HeapPerObjectKiB float64 `json:"heapPerObjectKiB,omitempty"`
 	MarginalKiB      float64 `json:"marginalHeapPerObjectKiB,omitempty"`
 	// Replicas are the replicas' own samples when the hub runs as replica
-	// processes (--replicas above 1); Memory then sums their medians and
+	// processes (Options.processes); Memory then sums their medians and
 	// Cached is unknown (the caches are in the replicas).
 	Replicas []ReplicaSample `json:"replicas,omitempty"`
 }

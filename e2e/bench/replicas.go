@@ -42,7 +42,7 @@ type replica struct {
 }
 
 // processMode says whether the hub runs as replica processes (--replicas
-// above 1) rather than in this process.
+// above 1, or --replica-processes) rather than in this process.
 func (f *fleet) processMode() bool { return len(f.replicas) > 0 }
 
 // freeAddr is a loopback address nothing listens on right now.

@@ -27,7 +27,7 @@ func (r *Results) WriteJSON(path string) error {
 func (r *Results) PrintTable(w io.Writer) error {
 	m := r.Machine
 	hubs := "hub in this process"
-	if r.Options.Replicas > 1 {
+	if r.Options.processes() {
 		hubs = fmt.Sprintf("%d sharded hub replicas (processes)", r.Options.Replicas)
 	}
 	fmt.Fprintf(w, "\nfleethub benchmark — %s backend, %d members, %s, resync interval %s, %.0fs in all\n",
