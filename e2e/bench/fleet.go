@@ -222,7 +222,41 @@ func (f *fleet) up(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return f.componentsRunning()
+}
+
+// componentsRunning fails when a simulated cluster's process has exited.
+// On an overloaded machine a member's kube-controller-manager gives up at
+// start when its apiserver is not healthy within 20s, and nothing restarts
+// it: that member's Deployments would never get pods, and convergence
+// would wait for its timeout.
+func (f *fleet) componentsRunning() error {
+	var dead []string
+	for _, name := range f.clusterNames() {
+		for comp, pid := range f.backend.ComponentPIDs(name) {
+			if !processRuns(pid) {
+				dead = append(dead, fmt.Sprintf("%s %s (pid %d)", name, comp, pid))
+			}
+		}
+	}
+	if len(dead) > 0 {
+		slices.Sort(dead)
+		return fmt.Errorf("cluster processes exited (logs under %s): %s", filepath.Join(f.opts.StateDir, "kwok", "clusters"), strings.Join(dead, ", "))
+	}
+	return nil
+}
+
+// processRuns reports whether pid is a live process (not a zombie).
+func processRuns(pid int) bool {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(raw, ')')
+	return i > 0 && i+2 < len(raw) && raw[i+2] != 'Z'
 }
 
 // volumes adds n 1Gi volumes of the framework's static StorageClass, so the

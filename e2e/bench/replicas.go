@@ -165,7 +165,9 @@ func (f *fleet) stopReplicas() {
 	f.replicas = nil
 }
 
-var scrapeClient = &http.Client{Timeout: 10 * time.Second}
+// scrapeClient waits long: a forced collection in a replica on a machine
+// at load 25 took more than 10s.
+var scrapeClient = &http.Client{Timeout: time.Minute}
 
 // scrape reads the replica's /metrics.
 func (r *replica) scrape(ctx context.Context) (map[string]*dto.MetricFamily, error) {
@@ -290,6 +292,36 @@ func (f *fleet) requestSnapshot() RequestSnapshot {
 			out[member] = map[RequestKey]int{}
 		}
 		out[member][RequestKey{Verb: verb}] += int(m.GetCounter().GetValue())
+	}
+	return out
+}
+
+// requestsByReplica is each replica's requests to each member so far (all
+// verbs), to see which replica talks to which member.
+func (f *fleet) requestsByReplica() map[string]map[string]int {
+	out := map[string]map[string]int{}
+	for _, r := range f.replicas {
+		fams, err := r.scrape(context.Background())
+		if err != nil {
+			continue
+		}
+		fam := fams["rest_client_requests_total"]
+		if fam == nil {
+			continue
+		}
+		for _, m := range fam.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() != "host" {
+					continue
+				}
+				if member, ok := f.hosts[l.GetValue()]; ok {
+					if out[r.id] == nil {
+						out[r.id] = map[string]int{}
+					}
+					out[r.id][member] += int(m.GetCounter().GetValue())
+				}
+			}
+		}
 	}
 	return out
 }

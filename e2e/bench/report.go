@@ -73,6 +73,9 @@ func (r *Results) PrintTable(w io.Writer) error {
 			row(s, "  reads", "%s", strings.Join(st.ReadRequests, ", "))
 		}
 		row(s, "write requests", "%d%s", st.Writes, list(st.WriteList))
+		for _, r := range sortedKeys(st.RequestsByReplica) {
+			row(s, "  requests of replica "+r+" by member", "%s", joinInts(st.RequestsByReplica[r]))
+		}
 		row(s, "hub CPU", "%.2fs (%.2f%% of one core)", st.HubCPUSeconds, st.HubCPUPercent)
 		row(s, "  meanwhile: simulated clusters' CPU / machine busy", "%.1fs / %.0f%% of all cores", st.ClustersCPUSeconds, st.MachineBusyPercent)
 	}

@@ -34,6 +34,9 @@ type Steady struct {
 	ReadRequests        []string                  `json:"readRequests,omitempty"`
 	Writes              int                       `json:"writes"`
 	WriteList           []string                  `json:"writeList,omitempty"`
+	// RequestsByReplica are, with replica processes, each replica's
+	// requests per member in the window (all verbs).
+	RequestsByReplica map[string]map[string]int `json:"requestsByReplicaAndMember,omitempty"`
 	// HubCPUSeconds is the process's CPU time in the window (the load
 	// generator is idle; the fake DNS API answers in this process too).
 	HubCPUSeconds Seconds `json:"hubCPUSeconds"`
@@ -75,9 +78,23 @@ func (f *fleet) steady(ctx context.Context, res *Results) error {
 	f.progress("measuring %d resync intervals (%s)", o.SteadyIntervals, window)
 	before, cpu0, rec0, cf0 := f.requestSnapshot(), f.hubCPU(), f.reconcilesByController(), f.cf.Calls()
 	busy0, clusters0 := MachineCPU(), f.clustersCPU()
+	byReplica0 := f.requestsByReplica()
 	start := time.Now()
 	if err := sleep(ctx, window); err != nil {
 		return err
+	}
+	byReplica := f.requestsByReplica()
+	for r, ms := range byReplica {
+		for m, n := range ms {
+			if d := n - byReplica0[r][m]; d != 0 {
+				if byReplica[r] == nil {
+					byReplica[r] = map[string]int{}
+				}
+				byReplica[r][m] = d
+			} else {
+				delete(byReplica[r], m)
+			}
+		}
 	}
 	elapsed := time.Since(start)
 	d := f.requestSnapshot().Since(before)
@@ -94,6 +111,7 @@ func (f *fleet) steady(ctx context.Context, res *Results) error {
 		Writes:                 d.WriteCount(),
 		WriteList:              d.Writes(),
 		HubCPUSeconds:          Seconds(cpu.Seconds()),
+		RequestsByReplica:      byReplica,
 		HubCPUPercent:          roundTo(100*cpu.Seconds()/elapsed.Seconds(), 2),
 	}
 	for m := range d {
