@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"go.uber.org/zap/zapcore"
@@ -201,10 +202,14 @@ func Run(ctx context.Context, o Options, progress backend.Progress) (res *Result
 		if f.shutdown != "" {
 			res.note("%s", f.shutdown)
 		}
+		if len(f.restarted) > 0 {
+			res.note("restarted by the benchmark after they exited at start (apiserver not healthy in time on a loaded machine): %s", strings.Join(f.restarted, ", "))
+		}
 	}()
 	if err := f.up(ctx); err != nil {
 		return res, err
 	}
+
 	for k, v := range f.versions(ctx) {
 		res.Versions[k] = v
 	}

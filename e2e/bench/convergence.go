@@ -43,6 +43,9 @@ type Convergence struct {
 // converge creates every CR of the section at once and waits until all are
 // Ready, timing each CR with watches in the members.
 func (f *fleet) converge(ctx context.Context, res *Results) error {
+	if err := f.componentsRunning(ctx); err != nil {
+		return err
+	}
 	if err := f.ensureNamespaces(ctx, nsApps, nsDNS); err != nil {
 		return err
 	}

@@ -14,8 +14,10 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -80,8 +82,10 @@ type fleet struct {
 	scrapeMu     sync.Mutex
 	lastScrape   hubMetrics
 	lastScrapeAt time.Time
-	mgrCancel    context.CancelFunc
-	mgrDone      chan error
+	// restarted are the cluster processes the benchmark had to restart.
+	restarted []string
+	mgrCancel context.CancelFunc
+	mgrDone   chan error
 	// shutdown describes a slow stop of the hub manager, for the notes.
 	shutdown string
 }
@@ -225,21 +229,30 @@ func (f *fleet) up(ctx context.Context) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	return f.componentsRunning()
+	return f.componentsRunning(ctx)
 }
 
-// componentsRunning fails when a simulated cluster's process has exited.
-// On an overloaded machine a member's kube-controller-manager gives up at
-// start when its apiserver is not healthy within 20s, and nothing restarts
-// it: that member's Deployments would never get pods, and convergence
-// would wait for its timeout.
-func (f *fleet) componentsRunning() error {
+// componentsRunning restarts a member's kube-controller-manager or
+// kube-scheduler that has exited, and fails when another process of a
+// member has. On an overloaded machine these two give up at start when
+// their apiserver is not healthy within 20s, and nothing restarts them: the
+// member's Deployments would never get pods (the hub's own are not needed).
+func (f *fleet) componentsRunning(ctx context.Context) error {
 	var dead []string
-	for _, name := range f.clusterNames() {
+	for _, name := range f.clusterNames()[1:] {
 		for comp, pid := range f.backend.ComponentPIDs(name) {
-			if !processRuns(pid) {
-				dead = append(dead, fmt.Sprintf("%s %s (pid %d)", name, comp, pid))
+			if processRuns(pid) {
+				continue
 			}
+			if comp == "kube-controller-manager" || comp == "kube-scheduler" {
+				if err := f.restartComponent(ctx, name, comp); err == nil {
+					f.restarted = append(f.restarted, name+" "+comp)
+					continue
+				} else {
+					f.progress("restarting %s %s: %v", name, comp, err)
+				}
+			}
+			dead = append(dead, fmt.Sprintf("%s %s (pid %d)", name, comp, pid))
 		}
 	}
 	if len(dead) > 0 {
@@ -247,6 +260,52 @@ func (f *fleet) componentsRunning() error {
 		return fmt.Errorf("cluster processes exited (logs under %s): %s", filepath.Join(f.opts.StateDir, "kwok", "clusters"), strings.Join(dead, ", "))
 	}
 	return nil
+}
+
+// restartComponent starts one component again with the command line
+// kwokctl would use (its dry run), but without a serving port (the old one
+// may be taken by now), and records its pid where kwokctl looks for it, so
+// deleting the cluster stops it.
+func (f *fleet) restartComponent(ctx context.Context, cluster, comp string) error {
+	work := filepath.Join(f.opts.StateDir, "kwok")
+	dir := filepath.Join(work, "clusters", cluster)
+	cmd := exec.CommandContext(ctx, filepath.Join(f.fw.Bins.KwokBinDir, "kwokctl"), "start", "cluster", "--name", cluster, "--dry-run")
+	cmd.Env = append(os.Environ(), "KWOK_WORKDIR="+work)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("kwokctl dry run: %w", err)
+	}
+	var args []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if _, rest, ok := strings.Cut(line, "&& "+comp+" "); ok {
+			rest, _, _ = strings.Cut(rest, " >")
+			args = strings.Fields(rest)
+			break
+		}
+	}
+	if args == nil {
+		return errors.New("no command line in kwokctl's dry run")
+	}
+	for i, a := range args {
+		if strings.HasPrefix(a, "--secure-port=") {
+			args[i] = "--secure-port=0"
+		}
+	}
+	logFile, err := os.Create(filepath.Join(dir, "logs", comp+".restarted.log"))
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	proc := exec.Command(filepath.Join(dir, "bin", comp), args...)
+	proc.Dir, proc.Stdout, proc.Stderr = dir, logFile, logFile
+	proc.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := proc.Start(); err != nil {
+		return err
+	}
+	pid := proc.Process.Pid
+	_ = proc.Process.Release()
+	f.progress("%s: %s had exited; started it again (pid %d)", cluster, comp, pid)
+	return os.WriteFile(filepath.Join(dir, "pids", comp+".pid"), []byte(strconv.Itoa(pid)), 0o644)
 }
 
 // processRuns reports whether pid is a live process (not a zombie).
