@@ -322,6 +322,15 @@ func (f *fleet) sampleMemoryOfReplicas(ctx context.Context, s MemorySample, mome
 		r.MarginalKiB = f.marginalKiB(r.Replica, r.Memory.HeapLiveMiB, r.ManagedObjects)
 	}
 	s.Replicas = rs
+	// The fleet's marginal cost: the replicas' heaps and objects summed.
+	var base memPoint
+	for _, b := range f.baseline {
+		base.heapMiB += b.heapMiB
+		base.objects += b.objects
+	}
+	f.baseline["all"] = base
+	s.MarginalKiB = f.marginalKiB("all", s.HeapLiveMiB, s.ManagedObjectsTotal)
+	delete(f.baseline, "all")
 	if s.ManagedObjectsTotal > 0 {
 		s.HeapPerObjectKiB = roundTo(s.HeapLiveMiB*1024/float64(s.ManagedObjectsTotal), 2)
 	}
