@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"go.uber.org/zap/zapcore"
@@ -32,10 +33,16 @@ import (
 
 // Options size the benchmark. Every field is a flag (see Flags).
 type Options struct {
-	Members        int `json:"members"`
-	WebApps        int `json:"webAppsPerMember"`
-	SimpleDBs      int `json:"simpleDBsPerMember"`
-	DomainManagers int `json:"domainManagersTotal"`
+	// Replicas above 1 run that many sharded hub replicas, each its own
+	// process of cmd/manager, instead of one hub in this process.
+	Replicas int `json:"replicas"`
+	// ReplicaProcesses runs even a single hub as a sharded replica process,
+	// so that 1, 2 and 3 replicas are measured alike.
+	ReplicaProcesses bool `json:"replicaProcesses,omitempty"`
+	Members          int  `json:"members"`
+	WebApps          int  `json:"webAppsPerMember"`
+	SimpleDBs        int  `json:"simpleDBsPerMember"`
+	DomainManagers   int  `json:"domainManagersTotal"`
 
 	ResyncInterval  time.Duration `json:"resyncInterval"`
 	SteadyIntervals int           `json:"steadyIntervals"`
@@ -64,6 +71,8 @@ type Options struct {
 // (about 15 minutes in all).
 func (o *Options) Flags(fs *flag.FlagSet) {
 	root := framework.ModuleRoot()
+	fs.IntVar(&o.Replicas, "replicas", 1, "hub replicas; above 1 each is a process of cmd/manager with --sharding (memory per replica from its /metrics and pprof), 1 runs the hub in this process")
+	fs.BoolVar(&o.ReplicaProcesses, "replica-processes", false, "run the hub as sharded replica processes of cmd/manager also with --replicas 1 (to compare with --replicas 2 and 3 alike)")
 	fs.IntVar(&o.Members, "members", 3, "member clusters (the last one is registered through a proxy and cut off in the engagement section)")
 	fs.IntVar(&o.WebApps, "webapps", 300, "WebApps per member in the convergence section")
 	fs.IntVar(&o.SimpleDBs, "simpledbs", 300, "SimpleDBs per member in the convergence section (each binds a volume and runs a Deployment)")
@@ -90,6 +99,9 @@ func (o *Options) Flags(fs *flag.FlagSet) {
 // Validate rejects sizes the benchmark cannot run with.
 func (o Options) Validate() error {
 	var errs []error
+	if o.Replicas < 1 {
+		errs = append(errs, errors.New("--replicas must be at least 1"))
+	}
 	if o.Members < 1 {
 		errs = append(errs, errors.New("--members must be at least 1"))
 	}
@@ -107,6 +119,9 @@ func (o Options) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// processes says whether the hub runs as replica processes.
+func (o Options) processes() bool { return o.Replicas > 1 || o.ReplicaProcesses }
 
 // nodes is the number of simulated nodes per member: kwok nodes take 110
 // pods each, and every WebApp and SimpleDB runs one pod.
@@ -132,6 +147,7 @@ type Results struct {
 	DNS         *DNS         `json:"dns,omitempty"`
 	Latency     *Latency     `json:"reconcileLatency,omitempty"`
 	Fairness    *Fairness    `json:"fairness,omitempty"`
+	Sharding    *Sharding    `json:"sharding,omitempty"`
 	Memory      *MemoryStudy `json:"memory,omitempty"`
 	// Notes say what is approximated or what went wrong.
 	Notes []string `json:"notes,omitempty"`
@@ -186,17 +202,29 @@ func Run(ctx context.Context, o Options, progress backend.Progress) (res *Result
 		if f.shutdown != "" {
 			res.note("%s", f.shutdown)
 		}
+		if len(f.restarted) > 0 {
+			res.note("restarted by the benchmark after they exited at start (apiserver not healthy in time on a loaded machine): %s", strings.Join(f.restarted, ", "))
+		}
 	}()
 	if err := f.up(ctx); err != nil {
 		return res, err
 	}
+
 	for k, v := range f.versions(ctx) {
 		res.Versions[k] = v
 	}
 	if err := f.startDNS(ctx); err != nil {
 		return res, err
 	}
-	if err := f.startHub(); err != nil {
+	if o.processes() {
+		if f.cfg, err = f.managerConfig(); err != nil {
+			return res, fmt.Errorf("manager configuration: %w", err)
+		}
+		res.Sharding = &Sharding{Replicas: o.Replicas}
+		if err := f.startReplicas(ctx); err != nil {
+			return res, err
+		}
+	} else if err := f.startHub(); err != nil {
 		return res, err
 	}
 	res.ManagerConfig = map[string]string{
@@ -209,7 +237,12 @@ func Run(ctx context.Context, o Options, progress backend.Progress) (res *Result
 		"dnsRequestsPerSecond":    fmt.Sprint(f.cfg.DNS.RequestsPerSecond),
 		"logFile":                 filepath.Join(o.StateDir, "hub.log"),
 	}
-	progress("hub manager runs in this process (log: %s)", filepath.Join(o.StateDir, "hub.log"))
+	if f.processMode() {
+		res.ManagerConfig["logFile"] = filepath.Join(o.StateDir, "hub-N.log")
+		res.ManagerConfig["shardLeaseDuration"] = f.cfg.Sharding.LeaseDuration.String()
+	} else {
+		progress("hub manager runs in this process (log: %s)", filepath.Join(o.StateDir, "hub.log"))
+	}
 
 	steps := []struct {
 		name string
@@ -231,8 +264,25 @@ func Run(ctx context.Context, o Options, progress backend.Progress) (res *Result
 		if err := s.run(ctx, res); err != nil {
 			return res, fmt.Errorf("%s: %w", s.name, err)
 		}
+		if s.name == "engagement" && res.Sharding != nil {
+			res.Sharding.AfterEngagement = f.spread(ctx)
+			progress("  members by replica: %v", res.Sharding.AfterEngagement)
+		}
+	}
+	if res.Sharding != nil {
+		res.Sharding.AtEnd = f.spread(ctx)
+		progress("members by replica at the end: %v", res.Sharding.AtEnd)
 	}
 	return res, nil
+}
+
+// Sharding is how the members were spread over the replicas (--replicas
+// above 1), from the serving replica on each member Secret: right after the
+// first engagement and at the end of the run.
+type Sharding struct {
+	Replicas        int                 `json:"replicas"`
+	AfterEngagement map[string][]string `json:"membersByReplicaAfterEngagement"`
+	AtEnd           map[string][]string `json:"membersByReplicaAtEnd"`
 }
 
 // hubLogging sends the hub manager's logs (controller-runtime and client-go)

@@ -43,6 +43,9 @@ type Convergence struct {
 // converge creates every CR of the section at once and waits until all are
 // Ready, timing each CR with watches in the members.
 func (f *fleet) converge(ctx context.Context, res *Results) error {
+	if err := f.componentsRunning(ctx); err != nil {
+		return err
+	}
 	if err := f.ensureNamespaces(ctx, nsApps, nsDNS); err != nil {
 		return err
 	}
@@ -72,7 +75,7 @@ func (f *fleet) converge(ctx context.Context, res *Results) error {
 	}
 	res.Convergence = c
 	f.progress("creating %d CRs at once (%v) with %d creators per member", len(items), c.CRs, f.opts.CreateWorkers)
-	before, cpu0 := f.requests.Snapshot(), CPUTime()
+	before, cpu0 := f.requestSnapshot(), f.hubCPU()
 	busy0, clusters0 := MachineCPU(), f.clustersCPU()
 	start := time.Now()
 	created := make(chan error, 1)
@@ -80,10 +83,10 @@ func (f *fleet) converge(ctx context.Context, res *Results) error {
 
 	// finish records what was measured, also when the run is interrupted.
 	finish := func() {
-		c.HubCPUSeconds = Seconds((CPUTime() - cpu0).Seconds())
+		c.HubCPUSeconds = Seconds((f.hubCPU() - cpu0).Seconds())
 		c.ClustersCPUSeconds = Seconds((f.clustersCPU() - clusters0).Seconds())
 		c.MachineBusyPercent = roundTo(MachineCPU().Since(busy0), 1)
-		d := f.requests.Snapshot().Since(before)
+		d := f.requestSnapshot().Since(before)
 		c.Requests, c.RequestsDetail = d.ByVerb(), d.Detail()
 		_, c.Ready = t.Counts()
 		c.AllReadySeconds = Seconds(t.Span().Seconds())

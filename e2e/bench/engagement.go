@@ -88,7 +88,7 @@ func (f *fleet) engageMembers(ctx context.Context, res *Results) error {
 			return errs[i]
 		}
 	}
-	return nil
+	return f.sampleBaseline(ctx)
 }
 
 func proxyNote(via bool) string {
@@ -109,18 +109,18 @@ func (f *fleet) viaProxy(i int) bool {
 // member's reconcile count reaches crs and counts the writes sent meanwhile.
 func (f *fleet) timeEngagement(ctx context.Context, member string, kc []byte, crs int) (MemberEngagement, error) {
 	e := MemberEngagement{Member: member, CRs: crs}
-	before, n0 := f.requests.Snapshot(), successfulReconciles(member)
+	before, n0 := f.requestSnapshot(), f.successfulReconciles(member)
 	start := time.Now()
 	if err := f.register(ctx, member, kc); err != nil {
 		return e, err
 	}
 	var engaged, first, all time.Duration
-	err := backend.Poll(ctx, 3*time.Minute, 10*time.Millisecond, func() error {
+	err := backend.Poll(ctx, 3*time.Minute, f.pollEvery(10*time.Millisecond), func() error {
 		now := time.Since(start)
-		if engaged == 0 && f.provider.Members()[member] {
+		if engaged == 0 && f.engaged(ctx, member) {
 			engaged = now
 		}
-		n := successfulReconciles(member) - n0
+		n := f.successfulReconciles(member) - n0
 		if first == 0 && n > 0 {
 			first = now
 		}
@@ -134,12 +134,12 @@ func (f *fleet) timeEngagement(ctx context.Context, member string, kc []byte, cr
 	})
 	e.Engaged, e.FirstReconcile, e.AllReconciled = Seconds(engaged.Seconds()), Seconds(first.Seconds()), Seconds(all.Seconds())
 	if crs > 0 {
-		d := f.requests.Snapshot().Since(before)
+		d := f.requestSnapshot().Since(before)
 		only := RequestSnapshot{member: d[member]}
 		n := only.WriteCount()
 		e.Writes, e.WriteList = &n, only.Writes()
 	}
-	if st, _, ok := f.provider.MemberState(member); ok {
+	if st, ok := f.memberState(ctx, member); ok {
 		e.StateAfter = string(st)
 	}
 	if err != nil {
@@ -155,8 +155,8 @@ func (f *fleet) timeEngagement(ctx context.Context, member string, kc []byte, cr
 // out of) state, and returns how long that took.
 func (f *fleet) waitState(ctx context.Context, member string, state membersecret.State, not bool, timeout time.Duration) (time.Duration, error) {
 	start := time.Now()
-	err := backend.Poll(ctx, timeout, 20*time.Millisecond, func() error {
-		st, _, _ := f.provider.MemberState(member)
+	err := backend.Poll(ctx, timeout, f.pollEvery(20*time.Millisecond), func() error {
+		st, _ := f.memberState(ctx, member)
 		if (st == state) != not {
 			return nil
 		}

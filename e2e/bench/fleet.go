@@ -14,8 +14,10 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -66,8 +68,22 @@ type fleet struct {
 	proxies  map[string]*fleettest.Proxy
 	cfg      config.Config
 
-	mgr       mcmanager.Manager
-	provider  *kubeconfig.Provider
+	mgr      mcmanager.Manager
+	provider *kubeconfig.Provider
+	// replicas are the hub replica processes (Options.processes; then
+	// mgr and provider are nil); hosts maps the servers of the member
+	// kubeconfigs to members, to attribute their client requests.
+	replicas []*replica
+	hosts    map[string]string
+	// baseline is the memory right after engagement, by replica ("" for
+	// the in-process hub).
+	baseline map[string]memPoint
+	// The last reading of the replicas' metrics (scrapeAll).
+	scrapeMu     sync.Mutex
+	lastScrape   hubMetrics
+	lastScrapeAt time.Time
+	// restarted are the cluster processes the benchmark had to restart.
+	restarted []string
 	mgrCancel context.CancelFunc
 	mgrDone   chan error
 	// shutdown describes a slow stop of the hub manager, for the notes.
@@ -136,6 +152,7 @@ func newFleet(ctx context.Context, opts Options, progress backend.Progress, k8sD
 		requests: NewRequests(),
 		proxies:  map[string]*fleettest.Proxy{},
 		clients:  map[string]client.Client{},
+		hosts:    map[string]string{},
 	}
 	f.fw = &framework.Fleet{
 		Options: framework.Options{
@@ -209,7 +226,96 @@ func (f *fleet) up(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return f.componentsRunning(ctx)
+}
+
+// componentsRunning restarts a member's kube-controller-manager or
+// kube-scheduler that has exited, and fails when another process of a
+// member has. On an overloaded machine these two give up at start when
+// their apiserver is not healthy within 20s, and nothing restarts them: the
+// member's Deployments would never get pods (the hub's own are not needed).
+func (f *fleet) componentsRunning(ctx context.Context) error {
+	var dead []string
+	for _, name := range f.clusterNames()[1:] {
+		for comp, pid := range f.backend.ComponentPIDs(name) {
+			if processRuns(pid) {
+				continue
+			}
+			if comp == "kube-controller-manager" || comp == "kube-scheduler" {
+				if err := f.restartComponent(ctx, name, comp); err == nil {
+					f.restarted = append(f.restarted, name+" "+comp)
+					continue
+				} else {
+					f.progress("restarting %s %s: %v", name, comp, err)
+				}
+			}
+			dead = append(dead, fmt.Sprintf("%s %s (pid %d)", name, comp, pid))
+		}
+	}
+	if len(dead) > 0 {
+		slices.Sort(dead)
+		return fmt.Errorf("cluster processes exited (logs under %s): %s", filepath.Join(f.opts.StateDir, "kwok", "clusters"), strings.Join(dead, ", "))
+	}
+	return nil
+}
+
+// restartComponent starts one component again with the command line
+// kwokctl would use (its dry run), but without a serving port (the old one
+// may be taken by now), and records its pid where kwokctl looks for it, so
+// deleting the cluster stops it.
+func (f *fleet) restartComponent(ctx context.Context, cluster, comp string) error {
+	work := filepath.Join(f.opts.StateDir, "kwok")
+	dir := filepath.Join(work, "clusters", cluster)
+	cmd := exec.CommandContext(ctx, filepath.Join(f.fw.Bins.KwokBinDir, "kwokctl"), "start", "cluster", "--name", cluster, "--dry-run")
+	cmd.Env = append(os.Environ(), "KWOK_WORKDIR="+work)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("kwokctl dry run: %w", err)
+	}
+	var args []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if _, rest, ok := strings.Cut(line, "&& "+comp+" "); ok {
+			rest, _, _ = strings.Cut(rest, " >")
+			args = strings.Fields(rest)
+			break
+		}
+	}
+	if args == nil {
+		return errors.New("no command line in kwokctl's dry run")
+	}
+	for i, a := range args {
+		if strings.HasPrefix(a, "--secure-port=") {
+			args[i] = "--secure-port=0"
+		}
+	}
+	logFile, err := os.Create(filepath.Join(dir, "logs", comp+".restarted.log"))
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	proc := exec.Command(filepath.Join(dir, "bin", comp), args...)
+	proc.Dir, proc.Stdout, proc.Stderr = dir, logFile, logFile
+	proc.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := proc.Start(); err != nil {
+		return err
+	}
+	pid := proc.Process.Pid
+	_ = proc.Process.Release()
+	f.progress("%s: %s had exited; started it again (pid %d)", cluster, comp, pid)
+	return os.WriteFile(filepath.Join(dir, "pids", comp+".pid"), []byte(strconv.Itoa(pid)), 0o644)
+}
+
+// processRuns reports whether pid is a live process (not a zombie).
+func processRuns(pid int) bool {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(raw, ')')
+	return i > 0 && i+2 < len(raw) && raw[i+2] != 'Z'
 }
 
 // volumes adds n 1Gi volumes of the framework's static StorageClass, so the
@@ -301,9 +407,9 @@ func (f *fleet) startDNS(ctx context.Context) error {
 	return createIfMissing(ctx, f.hubCl, s)
 }
 
-// managerConfig is the shipped manager's configuration (its flag defaults)
-// with the benchmark's settings and the user's extra manager flags.
-func (f *fleet) managerConfig() (config.Config, error) {
+// managerArgs are the manager flags of the benchmark's hub: the shipped
+// defaults but for the benchmark's settings, then the user's extra flags.
+func (f *fleet) managerArgs() ([]string, error) {
 	args := []string{
 		"--hub-namespace=" + framework.HubNamespace,
 		"--resync-interval=" + f.opts.ResyncInterval.String(),
@@ -318,6 +424,22 @@ func (f *fleet) managerConfig() (config.Config, error) {
 		fmt.Sprintf("--dns-requests-per-second=%g", f.opts.DNSRequestsPerSecond),
 	}
 	args = append(args, strings.Fields(f.opts.ManagerFlags)...)
+	// Checked here, so a bad --manager-flags fails before replicas start.
+	if _, err := config.Parse(args, func(string) string { return "" }, io.Discard); err != nil {
+		return nil, err
+	}
+	return args, nil
+}
+
+// managerConfig is the configuration managerArgs make.
+func (f *fleet) managerConfig() (config.Config, error) {
+	args, err := f.managerArgs()
+	if err != nil {
+		return config.Config{}, err
+	}
+	if f.opts.processes() {
+		args = append(args, "--sharding", "--replica-id=hub-1")
+	}
 	return config.Parse(args, func(string) string { return "" }, io.Discard)
 }
 
@@ -419,6 +541,7 @@ func (f *fleet) memberKubeconfig(ctx context.Context, member string, viaProxy bo
 
 // register creates the member's kubeconfig Secret on the hub.
 func (f *fleet) register(ctx context.Context, member string, kc []byte) error {
+	f.rememberHost(member, kc)
 	return framework.PutMemberSecret(ctx, f.hubCl, member, kc)
 }
 
@@ -430,11 +553,11 @@ func (f *fleet) unregister(ctx context.Context, member string) error {
 	}
 	// Gone from the provider, and its metric series dropped (which happens
 	// just after), so a new registration's reconciles count from zero.
-	return backend.Poll(ctx, time.Minute, 20*time.Millisecond, func() error {
-		if _, ok := f.provider.Members()[member]; ok {
+	return backend.Poll(ctx, time.Minute, f.pollEvery(20*time.Millisecond), func() error {
+		if f.knows(ctx, member) {
 			return fmt.Errorf("the hub still knows %s", member)
 		}
-		if n := successfulReconciles(member); n != 0 {
+		if n := f.successfulReconciles(member); n != 0 {
 			return fmt.Errorf("the hub still reports %v reconciles in %s", n, member)
 		}
 		return nil
@@ -449,6 +572,7 @@ func (f *fleet) down(ctx context.Context) error {
 	// A slow or failed stop of the hub is reported in the notes; the
 	// clusters are deleted regardless.
 	_ = f.stopHub()
+	f.stopReplicas()
 	for _, p := range f.proxies {
 		p.Cut()
 	}

@@ -76,21 +76,21 @@ func (h hubMetrics) Histogram(name string, labels map[string]string) Histogram {
 // successfulReconciles is fleethub_reconcile_total{result="success"} for
 // one member, all kinds. (A member's series are dropped when it leaves the
 // fleet, and reconciles still queued for it then count as errors.)
-func successfulReconciles(cluster string) float64 {
-	return gatherHubMetrics().Sum("fleethub_reconcile_total", map[string]string{"cluster": cluster, "result": "success"})
+func (f *fleet) successfulReconciles(cluster string) float64 {
+	return f.hubMetrics().Sum("fleethub_reconcile_total", map[string]string{"cluster": cluster, "result": "success"})
 }
 
 // reconcilesByController is controller-runtime's
 // controller_runtime_reconcile_total per controller, all results. Unlike
 // fleethub_reconcile_total it covers every controller (the DomainManager
 // controller does not report fleethub's per-member metrics).
-func reconcilesByController() map[string]float64 {
+func (f *fleet) reconcilesByController() map[string]float64 {
 	out := map[string]float64{}
-	f := gatherHubMetrics().families["controller_runtime_reconcile_total"]
-	if f == nil {
+	fam := f.hubMetrics().families["controller_runtime_reconcile_total"]
+	if fam == nil {
 		return out
 	}
-	for _, m := range f.GetMetric() {
+	for _, m := range fam.GetMetric() {
 		for _, l := range m.GetLabel() {
 			if l.GetName() == "controller" {
 				out[l.GetValue()] += m.GetCounter().GetValue()

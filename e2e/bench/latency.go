@@ -77,7 +77,7 @@ func (f *fleet) latency(ctx context.Context, res *Results) error {
 		return fmt.Errorf("the hub did not notice %s was cut off: %w", cut, err)
 	}
 	l.NoticedSeconds = Seconds(noticed.Seconds())
-	st, _, _ := f.provider.MemberState(cut)
+	st, _ := f.memberState(ctx, cut)
 	l.StateDuringCut = string(st)
 	f.progress("  the hub reports %s %s after %.1fs", cut, st, noticed.Seconds())
 	phase, err := f.latencyPhase(ctx, nsLatency+"-cut", healthy)
@@ -125,7 +125,7 @@ func (f *fleet) latencyPhase(ctx context.Context, ns string, members []string) (
 	}
 	hist := func() Histogram {
 		var h Histogram
-		metrics := gatherHubMetrics()
+		metrics := f.hubMetrics()
 		for _, m := range members {
 			h = h.Add(metrics.Histogram("fleethub_reconcile_duration_seconds", map[string]string{"cluster": m, "kind": "WebApp"}))
 		}

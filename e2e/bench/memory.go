@@ -11,8 +11,13 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/multicluster-runtime/pkg/multicluster"
+
+	"github.com/fleethub/fleethub/api/v1alpha1"
 )
 
 // MemoryStudy is the hub's memory before and after the members fill up with
@@ -49,6 +54,103 @@ type MemorySample struct {
 	MemberControlPlaneMiB map[string]float64 `json:"memberControlPlaneMiB"`
 	// HeapProfile is a pprof heap profile of this moment (go tool pprof).
 	HeapProfile string `json:"heapProfile,omitempty"`
+	// ManagedObjects are the objects a hub caches for the whole fleet, per
+	// kind, counted in the members: fleethub's CRs and the children carrying
+	// its label (the caches' own selection), so the figure is the same for
+	// one hub and for replicas in other processes.
+	ManagedObjects      map[string]int `json:"managedObjects"`
+	ManagedObjectsTotal int            `json:"managedObjectsTotal"`
+	// HeapPerObjectKiB is the median live heap over ManagedObjectsTotal
+	// (the fixed cost of a hub included); MarginalKiB is the growth of the
+	// live heap since the baseline (right after engagement, each member
+	// holding one WebApp) over the growth of the managed objects.
+	HeapPerObjectKiB float64 `json:"heapPerObjectKiB,omitempty"`
+	MarginalKiB      float64 `json:"marginalHeapPerObjectKiB,omitempty"`
+	// Replicas are the replicas' own samples when the hub runs as replica
+	// processes (Options.processes); Memory then sums their medians and
+	// Cached is unknown (the caches are in the replicas).
+	Replicas []ReplicaSample `json:"replicas,omitempty"`
+}
+
+// memPoint is the baseline of one hub (key "") or replica.
+type memPoint struct {
+	heapMiB float64
+	objects int
+}
+
+// sampleBaseline records the memory right after engagement, before the
+// sections fill the members, for the marginal cost per managed object.
+func (f *fleet) sampleBaseline(ctx context.Context) error {
+	f.baseline = map[string]memPoint{}
+	if f.processMode() {
+		rs, err := f.sampleReplicas(ctx, "baseline", 0, 1)
+		if err != nil {
+			return err
+		}
+		for _, r := range rs {
+			f.baseline[r.Replica] = memPoint{r.Memory.HeapLiveMiB, r.ManagedObjects}
+		}
+		return nil
+	}
+	total := 0
+	for _, m := range f.fw.Options.Members {
+		objs, err := f.managedObjects(ctx, m)
+		if err != nil {
+			return err
+		}
+		for _, v := range objs {
+			total += v
+		}
+	}
+	f.baseline[""] = memPoint{MeasureMemory().HeapLiveMiB, total}
+	return nil
+}
+
+// marginalKiB is the heap growth per managed object since the baseline.
+func (f *fleet) marginalKiB(key string, heapMiB float64, objects int) float64 {
+	b, ok := f.baseline[key]
+	if !ok || objects <= b.objects {
+		return 0
+	}
+	return roundTo((heapMiB-b.heapMiB)*1024/float64(objects-b.objects), 2)
+}
+
+// managedKinds are what a hub caches of a member: the CRs (all of them)
+// and the children kinds, of which only those with fleethub's label.
+var managedKinds = []struct {
+	kind     string
+	gvk      schema.GroupVersionKind
+	labelled bool
+}{
+	{"WebApp", v1alpha1.GroupVersion.WithKind("WebApp"), false},
+	{"SimpleDB", v1alpha1.GroupVersion.WithKind("SimpleDB"), false},
+	{"DomainManager", v1alpha1.GroupVersion.WithKind("DomainManager"), false},
+	{"Deployment", appsv1.SchemeGroupVersion.WithKind("Deployment"), true},
+	{"Service", corev1.SchemeGroupVersion.WithKind("Service"), true},
+	{"PersistentVolumeClaim", corev1.SchemeGroupVersion.WithKind("PersistentVolumeClaim"), true},
+	{"Secret", corev1.SchemeGroupVersion.WithKind("Secret"), true},
+	{"ConfigMap", corev1.SchemeGroupVersion.WithKind("ConfigMap"), true},
+}
+
+// managedObjects counts a member's managed objects per kind (metadata only).
+func (f *fleet) managedObjects(ctx context.Context, member string) (map[string]int, error) {
+	out := map[string]int{}
+	selector := client.MatchingLabels{v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue}
+	for _, k := range managedKinds {
+		l := &metav1.PartialObjectMetadataList{}
+		l.SetGroupVersionKind(k.gvk.GroupVersion().WithKind(k.gvk.Kind + "List"))
+		var opts []client.ListOption
+		if k.labelled {
+			opts = append(opts, selector)
+		}
+		if err := f.clients[member].List(ctx, l, opts...); err != nil {
+			return nil, fmt.Errorf("%s: listing %ss: %w", member, k.kind, err)
+		}
+		if len(l.Items) > 0 {
+			out[k.kind] = len(l.Items)
+		}
+	}
+	return out, nil
 }
 
 func writeHeapProfile(path string) error {
@@ -91,12 +193,12 @@ func (f *fleet) memory(ctx context.Context, res *Results) error {
 		if err := sleep(ctx, f.opts.ResyncInterval); err != nil {
 			return err
 		}
-		before := f.requests.Snapshot()
+		before := f.requestSnapshot()
 		after, err := f.sampleMemory(ctx, "after-unrelated", f.opts.ResyncInterval)
 		if err != nil {
 			return err
 		}
-		d := f.requests.Snapshot().Since(before)
+		d := f.requestSnapshot().Since(before)
 		study.SteadyAfterUnrelated, study.WritesAfterUnrelated = d.ByVerb(), d.WriteCount()
 		study.AfterUnrelated = &after
 		f.progress("  with the unrelated objects: RSS %.1f MiB (%.1f–%.1f), live heap %.1f MiB (%.1f–%.1f), cached %v (members hold %v)",
@@ -112,7 +214,20 @@ const memorySamples = 5
 // memory memorySamples times over the given span, writing a heap profile
 // named after the moment (at the first sample) next to the results.
 func (f *fleet) sampleMemory(ctx context.Context, moment string, span time.Duration) (MemorySample, error) {
-	s := MemorySample{Cached: map[string]int{}, MemberObjects: map[string]int{}, MemberControlPlaneMiB: map[string]float64{}}
+	s := MemorySample{Cached: map[string]int{}, MemberObjects: map[string]int{}, MemberControlPlaneMiB: map[string]float64{}, ManagedObjects: map[string]int{}}
+	for _, m := range f.fw.Options.Members {
+		objs, err := f.managedObjects(ctx, m)
+		if err != nil {
+			return s, err
+		}
+		for k, v := range objs {
+			s.ManagedObjects[k] += v
+			s.ManagedObjectsTotal += v
+		}
+	}
+	if f.processMode() {
+		return f.sampleMemoryOfReplicas(ctx, s, moment, span)
+	}
 	// Only kinds the controllers already watch: listing another kind from
 	// the cache would start an informer for it.
 	kinds := []struct {
@@ -122,6 +237,10 @@ func (f *fleet) sampleMemory(ctx context.Context, moment string, span time.Durat
 		{"Deployment", func() client.ObjectList { return &appsv1.DeploymentList{} }},
 		{"Secret", func() client.ObjectList { return &corev1.SecretList{} }},
 		{"Service", func() client.ObjectList { return &corev1.ServiceList{} }},
+		{"PersistentVolumeClaim", func() client.ObjectList { return &corev1.PersistentVolumeClaimList{} }},
+		{"WebApp", func() client.ObjectList { return &v1alpha1.WebAppList{} }},
+		{"SimpleDB", func() client.ObjectList { return &v1alpha1.SimpleDBList{} }},
+		{"DomainManager", func() client.ObjectList { return &v1alpha1.DomainManagerList{} }},
 	}
 	for _, m := range f.fw.Options.Members {
 		cl, err := f.mgr.GetCluster(ctx, multicluster.ClusterName(m))
@@ -167,6 +286,54 @@ func (f *fleet) sampleMemory(ctx context.Context, moment string, span time.Durat
 		}
 	}
 	s.Memory, s.Min, s.Max = medianMemory(samples)
+	if s.ManagedObjectsTotal > 0 {
+		s.HeapPerObjectKiB = roundTo(s.HeapLiveMiB*1024/float64(s.ManagedObjectsTotal), 2)
+	}
+	s.MarginalKiB = f.marginalKiB("", s.HeapLiveMiB, s.ManagedObjectsTotal)
+	return s, nil
+}
+
+// sampleMemoryOfReplicas fills s from the replica processes' own samples.
+func (f *fleet) sampleMemoryOfReplicas(ctx context.Context, s MemorySample, moment string, span time.Duration) (MemorySample, error) {
+	s.Cached = nil
+	for _, m := range f.fw.Options.Members {
+		pids := f.backend.ComponentPIDs(Prefix + m)
+		var rss int64
+		for _, c := range []string{"kube-apiserver", "etcd"} {
+			if pid, ok := pids[c]; ok {
+				rss += RSS(pid)
+			}
+		}
+		s.MemberControlPlaneMiB[m] = mib(rss)
+	}
+	rs, err := f.sampleReplicas(ctx, moment, span, memorySamples)
+	if err != nil {
+		return s, err
+	}
+	for i := range rs {
+		r := &rs[i]
+		s.HeapLiveMiB += r.Memory.HeapLiveMiB
+		s.RSSMiB += r.Memory.RSSMiB
+		s.Goroutines += r.Memory.Goroutines
+		s.Min.HeapLiveMiB += r.Min.HeapLiveMiB
+		s.Max.HeapLiveMiB += r.Max.HeapLiveMiB
+		s.Min.RSSMiB += r.Min.RSSMiB
+		s.Max.RSSMiB += r.Max.RSSMiB
+		r.MarginalKiB = f.marginalKiB(r.Replica, r.Memory.HeapLiveMiB, r.ManagedObjects)
+	}
+	s.Replicas = rs
+	// The fleet's marginal cost: the replicas' heaps and objects summed.
+	var base memPoint
+	for _, b := range f.baseline {
+		base.heapMiB += b.heapMiB
+		base.objects += b.objects
+	}
+	f.baseline["all"] = base
+	s.MarginalKiB = f.marginalKiB("all", s.HeapLiveMiB, s.ManagedObjectsTotal)
+	delete(f.baseline, "all")
+	if s.ManagedObjectsTotal > 0 {
+		s.HeapPerObjectKiB = roundTo(s.HeapLiveMiB*1024/float64(s.ManagedObjectsTotal), 2)
+	}
 	return s, nil
 }
 
@@ -190,17 +357,7 @@ func medianMemory(samples []Memory) (med, lo, hi Memory) {
 	return med, lo, hi
 }
 
-func lenOf(l client.ObjectList) int {
-	switch v := l.(type) {
-	case *appsv1.DeploymentList:
-		return len(v.Items)
-	case *corev1.SecretList:
-		return len(v.Items)
-	case *corev1.ServiceList:
-		return len(v.Items)
-	}
-	return 0
-}
+func lenOf(l client.ObjectList) int { return meta.LenList(l) }
 
 // reengage unregisters the first member and registers it again: the hub
 // lists every CR it holds (and nothing unrelated) and reconciles each once,

@@ -26,8 +26,12 @@ func (r *Results) WriteJSON(path string) error {
 // PrintTable writes the results as a table for people.
 func (r *Results) PrintTable(w io.Writer) error {
 	m := r.Machine
-	fmt.Fprintf(w, "\nfleethub benchmark — %s backend, %d members, resync interval %s, %.0fs in all\n",
-		r.Backend, r.Options.Members, r.Options.ResyncInterval, float64(r.Duration))
+	hubs := "hub in this process"
+	if r.Options.processes() {
+		hubs = fmt.Sprintf("%d sharded hub replicas (processes)", r.Options.Replicas)
+	}
+	fmt.Fprintf(w, "\nfleethub benchmark — %s backend, %d members, %s, resync interval %s, %.0fs in all\n",
+		r.Backend, r.Options.Members, hubs, r.Options.ResyncInterval, float64(r.Duration))
 	fmt.Fprintf(w, "machine: %s, %d cores, %s GiB, %s, kernel %s; load average %s at start, %s at end\n",
 		m.CPUModel, m.Cores, m.MemoryGiB, m.GoVersion, m.Kernel, m.LoadAtStart, m.LoadAtEnd)
 	fmt.Fprintf(w, "versions: %s\n\n", joinMap(r.Versions))
@@ -38,6 +42,11 @@ func (r *Results) PrintTable(w io.Writer) error {
 	}
 	fmt.Fprintln(tw, "SECTION\tFIGURE\tVALUE")
 
+	if sh := r.Sharding; sh != nil {
+		s := "0 sharding"
+		row(s, "members by replica after engagement", "%s", joinLists(sh.AfterEngagement))
+		row(s, "members by replica at the end", "%s", joinLists(sh.AtEnd))
+	}
 	if c := r.Convergence; c != nil {
 		s := "1 convergence"
 		row(s, "CRs created at once", "%d (%s) in %d members", c.TotalCRs, joinInts(c.CRs), c.Members)
@@ -64,6 +73,9 @@ func (r *Results) PrintTable(w io.Writer) error {
 			row(s, "  reads", "%s", strings.Join(st.ReadRequests, ", "))
 		}
 		row(s, "write requests", "%d%s", st.Writes, list(st.WriteList))
+		for _, r := range sortedKeys(st.RequestsByReplica) {
+			row(s, "  requests of replica "+r+" by member", "%s", joinInts(st.RequestsByReplica[r]))
+		}
 		row(s, "hub CPU", "%.2fs (%.2f%% of one core)", st.HubCPUSeconds, st.HubCPUPercent)
 		row(s, "  meanwhile: simulated clusters' CPU / machine busy", "%.1fs / %.0f%% of all cores", st.ClustersCPUSeconds, st.MachineBusyPercent)
 	}
@@ -72,7 +84,18 @@ func (r *Results) PrintTable(w io.Writer) error {
 		a := mem.AfterConvergence
 		row(s, "after convergence: RSS / live heap (median of 5)", "%.1f MiB / %.1f MiB (ranges %.0f–%.0f / %.0f–%.0f MiB; %d goroutines)",
 			a.RSSMiB, a.HeapLiveMiB, a.Min.RSSMiB, a.Max.RSSMiB, a.Min.HeapLiveMiB, a.Max.HeapLiveMiB, a.Goroutines)
-		row(s, "  hub cache / members hold", "%s / %s", joinInts(a.Cached), joinInts(a.MemberObjects))
+		if a.Cached != nil {
+			row(s, "  hub cache / members hold", "%s / %s", joinInts(a.Cached), joinInts(a.MemberObjects))
+		}
+		row(s, "  managed objects (CRs + labelled children)", "%d (%s)", a.ManagedObjectsTotal, joinInts(a.ManagedObjects))
+		row(s, "  live heap per managed object / marginal", "%.2f KiB / %.2f KiB", a.HeapPerObjectKiB, a.MarginalKiB)
+		for _, rs := range a.Replicas {
+			row(s, "  replica "+rs.Replica+": members", "%s", strings.Join(rs.Members, ", "))
+			row(s, "    managed objects", "%d (%s)", rs.ManagedObjects, joinInts(rs.Objects))
+			row(s, "    live heap / heap in use / RSS (median of 5)", "%.1f / %.1f / %.1f MiB (live %.0f–%.0f; %d goroutines)",
+				rs.Memory.HeapLiveMiB, rs.Memory.HeapInuseMiB, rs.Memory.RSSMiB, rs.Min.HeapLiveMiB, rs.Max.HeapLiveMiB, rs.Memory.Goroutines)
+			row(s, "    live heap per managed object / marginal", "%.2f KiB / %.2f KiB", rs.HeapPerObjectKiB, rs.MarginalKiB)
+		}
 		if u := mem.AfterUnrelated; u != nil {
 			row(s, "unrelated objects added", "%s in %.0fs", joinInts(mem.Unrelated), mem.UnrelatedSeconds)
 			row(s, "with them: RSS / live heap (median of 5)", "%.1f MiB / %.1f MiB (%+.1f / %+.1f MiB; ranges %.0f–%.0f / %.0f–%.0f MiB)",
@@ -177,6 +200,14 @@ func joinInts(m map[string]int) string {
 		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
 	}
 	return strings.Join(parts, ", ")
+}
+
+func joinLists(m map[string][]string) string {
+	var parts []string
+	for _, k := range sortedKeys(m) {
+		parts = append(parts, fmt.Sprintf("%s: %s", k, strings.Join(m[k], " ")))
+	}
+	return strings.Join(parts, "; ")
 }
 
 func joinFloats(m map[string]float64) string {

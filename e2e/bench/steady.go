@@ -34,6 +34,9 @@ type Steady struct {
 	ReadRequests        []string                  `json:"readRequests,omitempty"`
 	Writes              int                       `json:"writes"`
 	WriteList           []string                  `json:"writeList,omitempty"`
+	// RequestsByReplica are, with replica processes, each replica's
+	// requests per member in the window (all verbs).
+	RequestsByReplica map[string]map[string]int `json:"requestsByReplicaAndMember,omitempty"`
 	// HubCPUSeconds is the process's CPU time in the window (the load
 	// generator is idle; the fake DNS API answers in this process too).
 	HubCPUSeconds Seconds `json:"hubCPUSeconds"`
@@ -73,17 +76,31 @@ func (f *fleet) steady(ctx context.Context, res *Results) error {
 	}
 	window := time.Duration(o.SteadyIntervals) * o.ResyncInterval
 	f.progress("measuring %d resync intervals (%s)", o.SteadyIntervals, window)
-	before, cpu0, rec0, cf0 := f.requests.Snapshot(), CPUTime(), reconcilesByController(), f.cf.Calls()
+	before, cpu0, rec0, cf0 := f.requestSnapshot(), f.hubCPU(), f.reconcilesByController(), f.cf.Calls()
 	busy0, clusters0 := MachineCPU(), f.clustersCPU()
+	byReplica0 := f.requestsByReplica()
 	start := time.Now()
 	if err := sleep(ctx, window); err != nil {
 		return err
 	}
+	byReplica := f.requestsByReplica()
+	for r, ms := range byReplica {
+		for m, n := range ms {
+			if d := n - byReplica0[r][m]; d != 0 {
+				if byReplica[r] == nil {
+					byReplica[r] = map[string]int{}
+				}
+				byReplica[r][m] = d
+			} else {
+				delete(byReplica[r], m)
+			}
+		}
+	}
 	elapsed := time.Since(start)
-	d := f.requests.Snapshot().Since(before)
-	cpu := CPUTime() - cpu0
+	d := f.requestSnapshot().Since(before)
+	cpu := f.hubCPU() - cpu0
 	busy, clusters := MachineCPU().Since(busy0), f.clustersCPU()-clusters0
-	rec := reconcilesByController()
+	rec := f.reconcilesByController()
 	s := &Steady{
 		ResyncInterval:         Seconds(o.ResyncInterval.Seconds()),
 		Intervals:              o.SteadyIntervals,
@@ -94,6 +111,7 @@ func (f *fleet) steady(ctx context.Context, res *Results) error {
 		Writes:                 d.WriteCount(),
 		WriteList:              d.Writes(),
 		HubCPUSeconds:          Seconds(cpu.Seconds()),
+		RequestsByReplica:      byReplica,
 		HubCPUPercent:          roundTo(100*cpu.Seconds()/elapsed.Seconds(), 2),
 	}
 	for m := range d {
@@ -109,9 +127,12 @@ func (f *fleet) steady(ctx context.Context, res *Results) error {
 	s.ClustersCPUSeconds = Seconds(clusters.Seconds())
 	s.RequestsPerInterval = roundTo(float64(d.Total())/float64(o.SteadyIntervals), 1)
 	s.ReadRequests = readList(d)
-	s.Memory = MeasureMemory()
-	if err := writeHeapProfile(filepath.Join(filepath.Dir(o.Output), "heap-steady.pb.gz")); err != nil {
-		return err
+	// In process mode the memory section samples each replica instead.
+	if !f.processMode() {
+		s.Memory = MeasureMemory()
+		if err := writeHeapProfile(filepath.Join(filepath.Dir(o.Output), "heap-steady.pb.gz")); err != nil {
+			return err
+		}
 	}
 	res.Steady = s
 	f.progress("  %d reconciles, %d requests to members (%v), %d writes, hub CPU %.2fs (%.1f%% of a core)",
