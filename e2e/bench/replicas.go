@@ -116,7 +116,7 @@ func (f *fleet) startReplicas(ctx context.Context) error {
 			select {
 			case err := <-r.done:
 				r.done <- err
-				return backend.Permanent(fmt.Errorf("replica %s exited: %v (log %s)", r.id, err, r.logPath))
+				return backend.Permanent(fmt.Errorf("replica %s exited: %w (log %s)", r.id, err, r.logPath))
 			default:
 			}
 			fams, err := r.scrape(ctx)
