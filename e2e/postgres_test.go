@@ -36,7 +36,11 @@ func TestSimpleDBKeepsDataAndPassword(t *testing.T) {
 	eventually(t, timeout, "SimpleDB ledger Ready", simpleDBReady(alpha, ns, "ledger"))
 
 	creds := secretOf(t, ns, "ledger")
-	psql(t, ns, creds, "CREATE TABLE entries (v text); INSERT INTO entries VALUES ('kept across restarts');")
+	// The first write goes the way an application connects: the Service the
+	// status names, by its cluster DNS name (CoreDNS, kube-proxy and the
+	// Service's selector and ports all have to be right).
+	svc := creds.service + "." + ns + ".svc.cluster.local"
+	psqlAt(t, ns, svc, creds, "CREATE TABLE entries (v text); INSERT INTO entries VALUES ('kept across restarts');")
 
 	first := serverPod(t, ns)
 	if err := c.Delete(ctx, first); err != nil {
@@ -79,7 +83,8 @@ func TestSimpleDBKeepsDataAndPassword(t *testing.T) {
 	}
 }
 
-type credentials struct{ name, user, password, database string }
+// credentials are what a SimpleDB's status and Secret tell an application.
+type credentials struct{ service, name, user, password, database string }
 
 func secretOf(t *testing.T, ns, db string) credentials {
 	t.Helper()
@@ -89,11 +94,15 @@ func secretOf(t *testing.T, ns, db string) credentials {
 		t.Fatal(err)
 	}
 	name, _, _ := unstructured.NestedString(u.Object, "status", "secretName")
+	service, _, _ := unstructured.NestedString(u.Object, "status", "serviceName")
+	if name == "" || service == "" {
+		t.Fatalf("SimpleDB %s/%s is Ready but its status names no Secret (%q) or Service (%q)", ns, db, name, service)
+	}
 	s := &corev1.Secret{}
 	if err := member(alpha).Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, s); err != nil {
 		t.Fatal(err)
 	}
-	return credentials{name: name, user: string(s.Data["username"]), password: string(s.Data["password"]), database: string(s.Data["database"])}
+	return credentials{service: service, name: name, user: string(s.Data["username"]), password: string(s.Data["password"]), database: string(s.Data["database"])}
 }
 
 // serverPod is the running (not terminating) PostgreSQL pod of the namespace.
@@ -121,20 +130,30 @@ func findServerPod(ctx context.Context, ns string) (*corev1.Pod, error) {
 	return &corev1.Pod{}, nil
 }
 
-// psql runs SQL over TCP inside the server pod with the given credentials,
-// the way an application in the member connects.
+// psql runs SQL over TCP on loopback inside the server pod with the given
+// credentials: the password check, without the network in between.
 func psql(t *testing.T, ns string, c credentials, sql string) string {
 	t.Helper()
+	return psqlAt(t, ns, "127.0.0.1", c, sql)
+}
+
+// psqlAt runs SQL from inside the server pod against host.
+func psqlAt(t *testing.T, ns, host string, c credentials, sql string) string {
+	t.Helper()
 	var out string
-	eventually(t, timeout, "psql as "+c.user, func(ctx context.Context) error {
+	eventually(t, timeout, "psql as "+c.user+" at "+host, func(ctx context.Context) error {
 		var err error
-		out, err = psqlErr(ctx, ns, c, sql)
+		out, err = psqlHostErr(ctx, ns, host, c, sql)
 		return err
 	})
 	return out
 }
 
 func psqlErr(ctx context.Context, ns string, c credentials, sql string) (string, error) {
+	return psqlHostErr(ctx, ns, "127.0.0.1", c, sql)
+}
+
+func psqlHostErr(ctx context.Context, ns, host string, c credentials, sql string) (string, error) {
 	pod, err := findServerPod(ctx, ns)
 	if err != nil {
 		return "", err
@@ -143,7 +162,7 @@ func psqlErr(ctx context.Context, ns string, c credentials, sql string) (string,
 		return "", fmt.Errorf("no running PostgreSQL pod in %s", ns)
 	}
 	out, err := fleet.Kubectl(ctx, alpha, "exec", "-n", ns, pod.Name, "-c", "postgres", "--",
-		"env", "PGPASSWORD="+c.password, "psql", "-h", "127.0.0.1", "-U", c.user, "-d", c.database,
+		"env", "PGPASSWORD="+c.password, "PGCONNECT_TIMEOUT=10", "psql", "-h", host, "-U", c.user, "-d", c.database,
 		"-v", "ON_ERROR_STOP=1", "-tA", "-c", sql)
 	if err != nil {
 		return out, fmt.Errorf("psql: %w: %s", err, out)

@@ -84,36 +84,45 @@ debian_mirror() {
 
 mkdir -p "$work/images"
 
-# The root filesystem first: it needs only the network and the disk.
+# The root filesystem waits on the mirror and the disk, the builds below on
+# the CPU: debootstrap runs in the background while they compile.
 rootfs_key=$(echo "$suite $packages" | sha256sum | cut -c1-12)
 rootfs_tar="$work/rootfs-$suite-$rootfs_key.tar"
-if [ ! -s "$rootfs_tar" ]; then
-  mirror=$(debian_mirror)
-  step "debootstrap $suite from $mirror (a few minutes)"
-  rm -rf "$work/rootfs"
-  debootstrap --variant=minbase --include="$packages" "$suite" "$work/rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 \
-    || { tail -20 "$work/debootstrap.log" >&2; exit 1; }
-  # Trim what a node never uses, and what would tie it to this machine.
-  rm -rf "$work/rootfs/var/cache/apt/archives/"*.deb "$work/rootfs/var/lib/apt/lists/"* \
-    "$work/rootfs/usr/share/doc" "$work/rootfs/usr/share/man"
-  : > "$work/rootfs/etc/machine-id"
-  tar -C "$work/rootfs" -cf "$rootfs_tar.tmp" .
-  mv "$rootfs_tar.tmp" "$rootfs_tar"
-  rm -rf "$work/rootfs"
-fi
 base="fleethub.local/kind-node-rootfs:$rootfs_key"
-if ! docker image inspect "$base" >/dev/null 2>&1; then
-  step "importing the root filesystem as $base"
-  docker import "$rootfs_tar" "$base" >/dev/null
-fi
+rootfs() {
+  if [ ! -s "$rootfs_tar" ]; then
+    local mirror
+    mirror=$(debian_mirror)
+    step "debootstrap $suite from $mirror, in the background (a few minutes)"
+    rm -rf "$work/rootfs"
+    debootstrap --variant=minbase --include="$packages" "$suite" "$work/rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 \
+      || { tail -20 "$work/debootstrap.log" >&2; return 1; }
+    # Trim what a node never uses, and what would tie it to this machine.
+    rm -rf "$work/rootfs/var/cache/apt/archives/"*.deb "$work/rootfs/var/lib/apt/lists/"* \
+      "$work/rootfs/usr/share/doc" "$work/rootfs/usr/share/man"
+    : > "$work/rootfs/etc/machine-id"
+    tar -C "$work/rootfs" -cf "$rootfs_tar.tmp" .
+    mv "$rootfs_tar.tmp" "$rootfs_tar"
+    rm -rf "$work/rootfs"
+    step "root filesystem ready"
+  fi
+  if ! docker image inspect "$base" >/dev/null 2>&1; then
+    step "importing the root filesystem as $base"
+    docker import "$rootfs_tar" "$base" >/dev/null
+  fi
+}
+rootfs &
+rootfs_pid=$!
+# Stop debootstrap too when a build below fails.
+trap 'pkill -P "$rootfs_pid" 2>/dev/null; kill "$rootfs_pid" 2>/dev/null || true' EXIT
 
 step "CoreDNS, crictl and pause from source (hack/kindnode)"
-tools="$work/bin-$( (cd "$root/hack/kindnode" && cat go.mod go.sum pause/*) | sha256sum | cut -c1-12)"
+tools="$work/bin-$( (cd "$root/hack/kindnode" && cat go.mod go.sum pause/* coredns/*) | sha256sum | cut -c1-12)"
 mkdir -p "$tools"
 for b in coredns crictl pause; do
   [ -x "$tools/$b" ] && continue
   case "$b" in
-    coredns) pkg=github.com/coredns/coredns ;;
+    coredns) pkg=./coredns ;;
     crictl) pkg=sigs.k8s.io/cri-tools/cmd/crictl ;;
     pause) pkg=./pause ;;
   esac
@@ -124,6 +133,9 @@ done
 
 step "Kubernetes $k8s_version binaries (hack/test-bins.sh)"
 k8s=$("$root/hack/test-bins.sh" etcd kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet kubeadm kubectl | tail -n1)
+
+wait "$rootfs_pid" || { echo "kind-node-image: building the root filesystem failed" >&2; exit 1; }
+trap - EXIT
 
 # The images kubeadm will ask for, under exactly the names it asks for.
 mapfile -t wanted < <("$k8s/kubeadm" config images list --kubernetes-version "$k8s_version")
