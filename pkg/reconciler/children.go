@@ -182,7 +182,7 @@ func applyOwned[T client.Object, AC ApplyConfig[AC]](ctx context.Context, m Memb
 		}
 		if len(patch) > 0 {
 			if err := m.GetClient().Patch(ctx, live, client.RawPatch(types.JSONPatchType, patch)); err != nil {
-				return "", fmt.Errorf("moving the created fields of %s %s to the apply manager: %w", kind, name, err)
+				return "", fmt.Errorf("moving the created fields of %s %s to the apply manager: %w", kind, name, childChanged(err))
 			}
 		}
 	}
@@ -198,7 +198,7 @@ func applyOwned[T client.Object, AC ApplyConfig[AC]](ctx context.Context, m Memb
 		return apply.Unchanged, nil
 	}
 	if err := m.GetClient().Apply(ctx, desired.WithUID(live.GetUID()), client.FieldOwner(v1alpha1.FieldManager), client.ForceOwnership); err != nil {
-		return "", fmt.Errorf("applying %s %s: %w", kind, name, err)
+		return "", fmt.Errorf("applying %s %s: %w", kind, name, childChanged(err))
 	}
 	if takeover {
 		// The first apply after our Create only settles field ownership
@@ -207,6 +207,32 @@ func applyOwned[T client.Object, AC ApplyConfig[AC]](ctx context.Context, m Memb
 		return apply.Unchanged, nil
 	}
 	return apply.Updated, nil
+}
+
+// childChanged marks the refusals of a write to a stale copy as
+// ErrChildChanged: a conflict (the resourceVersion of the field ownership
+// move; a forced apply has no field conflicts), and an apply whose UID is
+// not the object's (the child was replaced), which the apiserver reports as
+// an invalid, immutable metadata.uid rather than as a conflict. Left as it
+// is, the latter would read as the member refusing the spec (Rejected).
+func childChanged(err error) error {
+	if apierrors.IsConflict(err) || uidMismatch(err) {
+		return fmt.Errorf("%w: %w", ErrChildChanged, err)
+	}
+	return err
+}
+
+func uidMismatch(err error) bool {
+	var status apierrors.APIStatus
+	if !apierrors.IsInvalid(err) || !errors.As(err, &status) || status.Status().Details == nil {
+		return false
+	}
+	for _, cause := range status.Status().Details.Causes {
+		if cause.Field == "metadata.uid" {
+			return true
+		}
+	}
+	return false
 }
 
 // hasUpdateEntry reports whether fleethub's field manager owns fields of obj

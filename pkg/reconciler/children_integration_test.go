@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -98,6 +99,38 @@ func TestEnsureChildOwnershipRules(t *testing.T) {
 	fleettest.Must(t, c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "ours"}, svc))
 	if _, ok := svc.Labels["v"]; ok {
 		t.Errorf("a label dropped from desired stayed: %v", svc.Labels)
+	}
+
+	// A child that changed, or was replaced, since the reconcile read it is
+	// not written; the reconcile comes back soon, without an error to log.
+	read, _, err := ensure(owner, "moving", "1")
+	fleettest.Must(t, err)
+	changed := read.DeepCopy()
+	changed.Labels["someone"] = "else"
+	fleettest.Must(t, c.Update(ctx, changed, client.FieldOwner("someone")))
+	_, err = reconciler.ApplyOwned(ctx, m, "Service", read, desired("moving", "2"), corev1ac.ExtractService)
+	if !errors.Is(err, reconciler.ErrChildChanged) {
+		t.Fatalf("moving the fields of a child changed since it was read: %v", err)
+	}
+	if res, err := reconciler.Result(time.Hour, err); err != nil || res.RequeueAfter != reconciler.ConflictRequeue {
+		t.Errorf("a changed child: Result %+v, %v; want a quiet requeue", res, err)
+	}
+	_, _, err = ensure(owner, "moving", "1")
+	fleettest.Must(t, err)
+	// Read after the fields moved: the apply below is the next write.
+	settled := &corev1.Service{}
+	fleettest.Must(t, c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "moving"}, settled))
+	fleettest.Must(t, c.Delete(ctx, settled))
+	replaced := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "moving", Namespace: ns},
+		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}}}
+	fleettest.Must(t, c.Create(ctx, replaced))
+	_, err = reconciler.ApplyOwned(ctx, m, "Service", settled, desired("moving", "2"), corev1ac.ExtractService)
+	if !errors.Is(err, reconciler.ErrChildChanged) || reconciler.Rejected(err) {
+		t.Fatalf("applying to a child replaced since it was read: %v (a refusal: %v)", err, reconciler.Rejected(err))
+	}
+	fleettest.Must(t, c.Get(ctx, client.ObjectKeyFromObject(replaced), replaced))
+	if len(replaced.OwnerReferences) != 0 || replaced.Labels["v"] != "" {
+		t.Errorf("the replacement was written: owners %v, labels %v", replaced.OwnerReferences, replaced.Labels)
 	}
 
 	// Someone else's → ConflictError, untouched.

@@ -16,6 +16,12 @@ import (
 // was read: the status computed from the stale copy is dropped.
 var ErrStatusConflict = errors.New("the object changed since it was read; its status was not written")
 
+// ErrChildChanged is wrapped when a write to a child was refused because the
+// child changed, or was replaced, since the reconcile read it (the field
+// ownership move carries its resourceVersion, the apply its UID): the next
+// reconcile reads it again.
+var ErrChildChanged = errors.New("the child changed since it was read; it was not written")
+
 // ConflictRequeue is how soon a reconcile whose status write conflicted runs
 // again. The newer version's watch event usually comes first.
 const ConflictRequeue = time.Second
@@ -59,8 +65,8 @@ func statusChanged(orig, obj client.Object) (bool, error) {
 // Result is the one policy that turns a reconcile's outcome into what
 // controller-runtime gets:
 //   - nil: come back after resync (reads only, to catch drift no watch saw);
-//   - a status conflict: come back in ConflictRequeue, quietly — the world
-//     changed under us, and whatever else failed is seen again then;
+//   - a status or child conflict: come back in ConflictRequeue, quietly —
+//     the world changed under us, and whatever else failed is seen again then;
 //   - a terminal error: returned as is; controller-runtime logs it and waits
 //     for the next change of the CR;
 //   - anything else: returned, so the controller retries with backoff.
@@ -68,7 +74,7 @@ func Result(resync time.Duration, err error) (ctrl.Result, error) {
 	switch {
 	case err == nil:
 		return ctrl.Result{RequeueAfter: resync}, nil
-	case errors.Is(err, ErrStatusConflict):
+	case errors.Is(err, ErrStatusConflict), errors.Is(err, ErrChildChanged):
 		return ctrl.Result{RequeueAfter: ConflictRequeue}, nil
 	}
 	return ctrl.Result{}, err

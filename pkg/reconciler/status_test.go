@@ -58,6 +58,7 @@ func TestResult(t *testing.T) {
 	}{
 		{"success resyncs", nil, resync, false},
 		{"status conflict requeues soon, quietly", fmt.Errorf("x: %w", ErrStatusConflict), ConflictRequeue, false},
+		{"child conflict requeues soon, quietly", fmt.Errorf("x: %w", ErrChildChanged), ConflictRequeue, false},
 		{"conflict joined with another error still requeues soon", errors.Join(other, fmt.Errorf("x: %w", ErrStatusConflict)), ConflictRequeue, false},
 		{"terminal is returned", Terminal(other), 0, true},
 		{"transient is returned for backoff", other, 0, true},

@@ -23,7 +23,8 @@ func IsTerminal(err error) bool {
 }
 
 // Rejected reports whether the member's apiserver refused an object as
-// invalid: the spec asks for something the member does not accept.
+// invalid: the spec asks for something the member does not accept. A write
+// to a child replaced since it was read (ErrChildChanged) is no refusal.
 func Rejected(err error) bool {
-	return apierrors.IsInvalid(err) || apierrors.IsBadRequest(err)
+	return !errors.Is(err, ErrChildChanged) && (apierrors.IsInvalid(err) || apierrors.IsBadRequest(err))
 }

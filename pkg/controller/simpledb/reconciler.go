@@ -135,6 +135,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req mcreconcile.Request) (re
 		// and nothing is created for it meanwhile.
 		return ctrl.Result{}, nil
 	}
+	if errors.Is(obs.ApplyErr, reconciler.ErrChildChanged) {
+		// A child changed under this reconcile: a race, not a state worth a
+		// status. The next reconcile, in a second, reads it again.
+		return reconciler.Result(r.ResyncInterval, obs.ApplyErr)
+	}
 
 	orig := db.DeepCopy()
 	db.Status = computeStatus(db, obs, metav1.Now())

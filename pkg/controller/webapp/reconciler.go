@@ -102,6 +102,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req mcreconcile.Request) (re
 		// Deleted since the cache saw it: the deletion event brings us back.
 		return ctrl.Result{}, nil
 	}
+	if errors.Is(applyErr, reconciler.ErrChildChanged) {
+		// A child changed under this reconcile: a race, not a state worth a
+		// status. The next reconcile, in a second, reads it again.
+		return reconciler.Result(r.ResyncInterval, applyErr)
+	}
 	if conflict, ok := reconciler.AsConflict(applyErr); ok {
 		obs.Conflict, applyErr = conflict, nil
 	}
