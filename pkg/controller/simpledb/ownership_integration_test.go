@@ -223,15 +223,26 @@ func TestDriftRepairedByWatches(t *testing.T) {
 // waitSettled waits until fleethub has settled each child (a create is
 // followed by an apply that takes over its fields), so a test's own edit
 // or snapshot does not race that apply; objs are left holding the result.
+// Settling is two writes in a row (the created fields move to the apply
+// manager, then the apply drops the defaults): settled means no created
+// fields left and no write for a moment after.
 func waitSettled(t *testing.T, member, ns, name string, objs ...client.Object) {
 	t.Helper()
 	eventually(t, func() error {
-		for _, obj := range objs {
+		versions := make([]string, len(objs))
+		for i, obj := range objs {
 			get(t, member, ns, name, obj)
 			for _, m := range obj.GetManagedFields() {
 				if m.Manager == "fleethub" && m.Operation != metav1.ManagedFieldsOperationApply {
 					return fmt.Errorf("%T %s not settled yet: fleethub %s", obj, name, m.Operation)
 				}
+			}
+			versions[i] = obj.GetResourceVersion()
+		}
+		time.Sleep(300 * time.Millisecond)
+		for i, obj := range objs {
+			if get(t, member, ns, name, obj).GetResourceVersion() != versions[i] {
+				return fmt.Errorf("%T %s still being written", obj, name)
 			}
 		}
 		return nil

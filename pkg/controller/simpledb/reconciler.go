@@ -138,6 +138,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req mcreconcile.Request) (re
 	if errors.Is(obs.ApplyErr, reconciler.ErrChildChanged) {
 		// A child changed under this reconcile: a race, not a state worth a
 		// status. The next reconcile, in a second, reads it again.
+		ctrl.LoggerFrom(ctx).V(1).Info("A child changed during the reconcile; reconciling again", "reason", obs.ApplyErr.Error())
 		return reconciler.Result(r.ResyncInterval, obs.ApplyErr)
 	}
 
