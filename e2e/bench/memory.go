@@ -340,14 +340,7 @@ func (f *fleet) sampleMemoryOfReplicas(ctx context.Context, s MemorySample, mome
 // medianMemory returns the median, the least and the greatest of the
 // samples, each figure taken on its own.
 func medianMemory(samples []Memory) (med, lo, hi Memory) {
-	pick := func(get func(Memory) float64) (float64, float64, float64) {
-		v := make([]float64, len(samples))
-		for i, m := range samples {
-			v[i] = get(m)
-		}
-		slices.Sort(v)
-		return v[len(v)/2], v[0], v[len(v)-1]
-	}
+	pick := func(get func(Memory) float64) (float64, float64, float64) { return spread(samples, get) }
 	med.RSSMiB, lo.RSSMiB, hi.RSSMiB = pick(func(m Memory) float64 { return m.RSSMiB })
 	med.HeapLiveMiB, lo.HeapLiveMiB, hi.HeapLiveMiB = pick(func(m Memory) float64 { return m.HeapLiveMiB })
 	var objs, gs float64
@@ -414,4 +407,15 @@ func deref(p *int) int {
 		return 0
 	}
 	return *p
+}
+
+// spread returns the median, the least and the greatest of one figure of
+// samples (not empty).
+func spread[T any](samples []T, get func(T) float64) (med, lo, hi float64) {
+	v := make([]float64, len(samples))
+	for i, sample := range samples {
+		v[i] = get(sample)
+	}
+	slices.Sort(v)
+	return v[len(v)/2], v[0], v[len(v)-1]
 }

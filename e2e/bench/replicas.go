@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -506,14 +505,7 @@ func medianReplicaMemory(samples []ReplicaMemory) (med, lo, hi ReplicaMemory) {
 	if len(samples) == 0 {
 		return
 	}
-	pick := func(get func(ReplicaMemory) float64) (float64, float64, float64) {
-		v := make([]float64, len(samples))
-		for i, m := range samples {
-			v[i] = get(m)
-		}
-		sort.Float64s(v)
-		return v[len(v)/2], v[0], v[len(v)-1]
-	}
+	pick := func(get func(ReplicaMemory) float64) (float64, float64, float64) { return spread(samples, get) }
 	med.HeapLiveMiB, lo.HeapLiveMiB, hi.HeapLiveMiB = pick(func(m ReplicaMemory) float64 { return m.HeapLiveMiB })
 	med.HeapInuseMiB, lo.HeapInuseMiB, hi.HeapInuseMiB = pick(func(m ReplicaMemory) float64 { return m.HeapInuseMiB })
 	med.RSSMiB, lo.RSSMiB, hi.RSSMiB = pick(func(m ReplicaMemory) float64 { return m.RSSMiB })
